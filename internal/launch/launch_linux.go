@@ -1,0 +1,475 @@
+package launch
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+	"syscall"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// These runtime hooks are what syscall.forkExec uses around its own raw
+// clone. The Go team keeps them stable for this use (go.dev/issue/67401).
+
+//go:linkname runtime_BeforeFork syscall.runtime_BeforeFork
+func runtime_BeforeFork()
+
+//go:linkname runtime_AfterFork syscall.runtime_AfterFork
+func runtime_AfterFork()
+
+//go:linkname runtime_AfterForkInChild syscall.runtime_AfterForkInChild
+func runtime_AfterForkInChild()
+
+// prepared holds every pointer and number the child reads. It is built by
+// the parent so that the child never allocates.
+type prepared struct {
+	path       []*byte
+	argv, envv []*byte
+	setns      []Namespace
+	setsid     bool
+	setctty    bool
+	fd         []int // scratch copy of Params.Files, rewritten by the child
+	nextfd     int
+	dir        *byte
+	umask      int
+	rlimits    []Rlimit
+	rlim       []rlimit64
+	setSecbits bool
+	secbits    uintptr
+	dropBound  bool
+	keepBound  uint64
+	lastCap    int
+	keepCaps   bool
+	setGroups  bool
+	groups     []uint32
+	uid, gid   int
+	setCaps    bool
+	capHdr     unix.CapUserHeader
+	capData    [2]unix.CapUserData
+	ambient    []int
+	nnp        bool
+	landlock   int
+	prog       unix.SockFprog
+	pdeathsig  uintptr
+}
+
+type rlimit64 struct{ cur, max uint64 }
+
+// report is what the child writes on failure: step, index, errno.
+type report struct {
+	step  uint32
+	index uint32
+	errno uint32
+}
+
+// Start runs the child steps described by p and execs the program. It returns
+// the child's pid once execve has succeeded, or an *Error naming the failing
+// step; in that case the child has already been reaped.
+//
+// Preconditions: the fds named in p (Files, Setns, LandlockFD) are open in the
+// calling process. Start may be called from any goroutine; it holds
+// syscall.ForkLock so that concurrent os/exec calls do not leak fds into the
+// child.
+func Start(p *Params) (int, error) {
+	if len(p.Path) == 0 {
+		return 0, errors.New("launch: no executable path")
+	}
+	if p.Setctty && !p.Setsid {
+		return 0, errors.New("launch: Setctty needs Setsid")
+	}
+	pr, err := prepare(p)
+	if err != nil {
+		return 0, err
+	}
+	// The error pipe and the Landlock fd must survive the fd-table step, so
+	// they live above every slot the child writes.
+	high := pr.nextfd + len(pr.fd) + 1
+	var pipe [2]int
+	if err := unix.Pipe2(pipe[:], unix.O_CLOEXEC); err != nil {
+		return 0, fmt.Errorf("launch: pipe: %w", err)
+	}
+	defer unix.Close(pipe[0])
+	wfd, err := unix.FcntlInt(uintptr(pipe[1]), unix.F_DUPFD_CLOEXEC, high)
+	unix.Close(pipe[1])
+	if err != nil {
+		return 0, fmt.Errorf("launch: dup error pipe: %w", err)
+	}
+	if p.LandlockFD >= 0 && p.LandlockFD < high {
+		lfd, err := unix.FcntlInt(uintptr(p.LandlockFD), unix.F_DUPFD_CLOEXEC, high)
+		if err != nil {
+			unix.Close(wfd)
+			return 0, fmt.Errorf("launch: dup landlock fd: %w", err)
+		}
+		defer unix.Close(lfd)
+		pr.landlock = lfd
+	}
+
+	syscall.ForkLock.Lock()
+	pid, errno := forkExec(pr, wfd)
+	syscall.ForkLock.Unlock()
+	unix.Close(wfd)
+	runtime.KeepAlive(pr)
+	runtime.KeepAlive(p)
+	if errno != 0 {
+		return 0, os.NewSyscallError("clone", errno)
+	}
+
+	var rep report
+	buf := (*[unsafe.Sizeof(rep)]byte)(unsafe.Pointer(&rep))[:]
+	n := 0
+	for n < len(buf) {
+		m, err := unix.Read(pipe[0], buf[n:])
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil || m == 0 {
+			break
+		}
+		n += m
+	}
+	if n == 0 {
+		return pid, nil // EOF: execve succeeded
+	}
+	var ws unix.WaitStatus
+	for {
+		_, err := unix.Wait4(pid, &ws, unix.WALL, nil)
+		if err != unix.EINTR {
+			break
+		}
+	}
+	if n != len(buf) {
+		return 0, fmt.Errorf("launch: short error report (%d bytes) from child", n)
+	}
+	e := &Error{Step: Step(rep.step), Index: int(rep.index), Errno: syscall.Errno(rep.errno)}
+	e.Detail = detail(p, e)
+	return 0, e
+}
+
+func detail(p *Params, e *Error) string {
+	switch e.Step {
+	case StepExec:
+		if len(p.Argv) > 0 {
+			return p.Argv[0]
+		}
+	case StepChdir:
+		return p.Dir
+	case StepRlimit:
+		if e.Index < len(p.Rlimits) {
+			return fmt.Sprintf("resource %d", p.Rlimits[e.Index].Resource)
+		}
+	case StepUmask, StepSetuid:
+		if e.Step == StepSetuid {
+			return fmt.Sprint(p.UID)
+		}
+	case StepSetgid:
+		return fmt.Sprint(p.GID)
+	}
+	return ""
+}
+
+func prepare(p *Params) (*prepared, error) {
+	pr := &prepared{
+		setns: p.Setns, setsid: p.Setsid, setctty: p.Setctty, umask: p.Umask,
+		rlimits: p.Rlimits, setSecbits: p.SetSecurebits, secbits: uintptr(p.Securebits),
+		dropBound: p.DropBounding, keepBound: p.KeepBounding, lastCap: p.LastCap,
+		setGroups: p.SetGroups, groups: p.Groups, uid: p.UID, gid: p.GID,
+		setCaps: p.SetCaps, ambient: p.Ambient, nnp: p.NoNewPrivs, landlock: p.LandlockFD,
+		pdeathsig: uintptr(p.Pdeathsig),
+	}
+	var err error
+	for _, s := range p.Path {
+		b, err := syscall.BytePtrFromString(s)
+		if err != nil {
+			return nil, fmt.Errorf("launch: path %q: %w", s, err)
+		}
+		pr.path = append(pr.path, b)
+	}
+	if pr.argv, err = syscall.SlicePtrFromStrings(p.Argv); err != nil {
+		return nil, fmt.Errorf("launch: argv: %w", err)
+	}
+	if pr.envv, err = syscall.SlicePtrFromStrings(p.Env); err != nil {
+		return nil, fmt.Errorf("launch: env: %w", err)
+	}
+	if p.Dir != "" {
+		if pr.dir, err = syscall.BytePtrFromString(p.Dir); err != nil {
+			return nil, fmt.Errorf("launch: dir %q: %w", p.Dir, err)
+		}
+	}
+	pr.fd = append([]int(nil), p.Files...)
+	pr.nextfd = len(pr.fd)
+	for _, f := range pr.fd {
+		if f >= pr.nextfd {
+			pr.nextfd = f + 1
+		}
+	}
+	pr.rlim = make([]rlimit64, len(p.Rlimits))
+	for i, r := range p.Rlimits {
+		pr.rlim[i] = rlimit64{r.Cur, r.Max}
+	}
+	if p.SetGroups && len(p.Groups) == 0 {
+		pr.groups = nil
+	}
+	// Keep capabilities across setuid only when some are to be kept.
+	pr.keepCaps = p.SetCaps && (p.Permitted != 0 || len(p.Ambient) > 0) && p.UID >= 0
+	pr.capHdr = unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	pr.capData[0] = unix.CapUserData{Effective: uint32(p.Effective), Permitted: uint32(p.Permitted), Inheritable: uint32(p.Inherited)}
+	pr.capData[1] = unix.CapUserData{Effective: uint32(p.Effective >> 32), Permitted: uint32(p.Permitted >> 32), Inheritable: uint32(p.Inherited >> 32)}
+	if len(p.Seccomp) > 0 {
+		if len(p.Seccomp) > 0xffff {
+			return nil, errors.New("launch: seccomp filter longer than 65535 instructions")
+		}
+		pr.prog = unix.SockFprog{Len: uint16(len(p.Seccomp)), Filter: &p.Seccomp[0]}
+	}
+	return pr, nil
+}
+
+// forkExec clones and runs the child steps.
+//
+// Preconditions: syscall.ForkLock is held; pipe is a close-on-exec fd above
+// every slot the fd-table step writes.
+// In the child, after clone: only raw system calls and no allocation, because
+// runtime_BeforeFork has poisoned the stack guard and the child's copy of the
+// runtime must not run. All variables are declared at the top for that reason.
+//
+//go:noinline
+//go:norace
+//go:nocheckptr
+func forkExec(p *prepared, pipe int) (pid int, errno syscall.Errno) {
+	var (
+		r1     uintptr
+		err1   syscall.Errno
+		step   Step
+		index  int
+		i      int
+		fd     int
+		sawAcc bool
+		rep    report
+	)
+
+	runtime_BeforeFork()
+	r1, _, err1 = syscall.RawSyscall6(syscall.SYS_CLONE, uintptr(syscall.SIGCHLD), 0, 0, 0, 0, 0)
+	if err1 != 0 || r1 != 0 {
+		runtime_AfterFork()
+		return int(r1), err1
+	}
+
+	// ---- child ----
+	runtime_AfterForkInChild()
+
+	if p.pdeathsig != 0 {
+		_, _, err1 = syscall.RawSyscall(syscall.SYS_PRCTL, unix.PR_SET_PDEATHSIG, p.pdeathsig, 0)
+		if err1 != 0 {
+			step = StepPdeathsig
+			goto fail
+		}
+	}
+
+	for i = 0; i < len(p.setns); i++ {
+		_, _, err1 = syscall.RawSyscall(unix.SYS_SETNS, uintptr(p.setns[i].FD), uintptr(p.setns[i].Type), 0)
+		if err1 != 0 {
+			step, index = StepSetns, i
+			goto fail
+		}
+	}
+
+	if p.setsid {
+		_, _, err1 = syscall.RawSyscall(syscall.SYS_SETSID, 0, 0, 0)
+		if err1 != 0 {
+			step = StepSetsid
+			goto fail
+		}
+	}
+
+	// fd table, pass 1: move every source that a lower slot would overwrite
+	// out of the way, above all slots and sources.
+	fd = p.nextfd
+	for i = 0; i < len(p.fd); i++ {
+		if p.fd[i] >= 0 && p.fd[i] < i {
+			_, _, err1 = syscall.RawSyscall(syscall.SYS_DUP3, uintptr(p.fd[i]), uintptr(fd), unix.O_CLOEXEC)
+			if err1 != 0 {
+				step, index = StepFiles, i
+				goto fail
+			}
+			p.fd[i] = fd
+			fd++
+		}
+	}
+	// pass 2: put each fd in its slot, without close-on-exec.
+	for i = 0; i < len(p.fd); i++ {
+		if p.fd[i] < 0 {
+			syscall.RawSyscall(syscall.SYS_CLOSE, uintptr(i), 0, 0)
+			continue
+		}
+		if p.fd[i] == i {
+			_, _, err1 = syscall.RawSyscall(syscall.SYS_FCNTL, uintptr(i), syscall.F_SETFD, 0)
+		} else {
+			_, _, err1 = syscall.RawSyscall(syscall.SYS_DUP3, uintptr(p.fd[i]), uintptr(i), 0)
+		}
+		if err1 != 0 {
+			step, index = StepFiles, i
+			goto fail
+		}
+	}
+	// Everything else closes at execve; the error pipe until then stays open.
+	_, _, err1 = syscall.RawSyscall(unix.SYS_CLOSE_RANGE, uintptr(len(p.fd)), ^uintptr(0)>>1, unix.CLOSE_RANGE_CLOEXEC)
+	if err1 != 0 {
+		step = StepFiles
+		index = len(p.fd)
+		goto fail
+	}
+
+	if p.setctty {
+		_, _, err1 = syscall.RawSyscall(syscall.SYS_IOCTL, 0, syscall.TIOCSCTTY, 0)
+		if err1 != 0 {
+			step = StepSetctty
+			goto fail
+		}
+	}
+
+	if p.dir != nil {
+		_, _, err1 = syscall.RawSyscall(syscall.SYS_CHDIR, uintptr(unsafe.Pointer(p.dir)), 0, 0)
+		if err1 != 0 {
+			step = StepChdir
+			goto fail
+		}
+	}
+	if p.umask >= 0 {
+		syscall.RawSyscall(syscall.SYS_UMASK, uintptr(p.umask), 0, 0)
+	}
+
+	for i = 0; i < len(p.rlim); i++ {
+		_, _, err1 = syscall.RawSyscall6(syscall.SYS_PRLIMIT64, 0, uintptr(p.rlimits[i].Resource), uintptr(unsafe.Pointer(&p.rlim[i])), 0, 0, 0)
+		if err1 != 0 {
+			step, index = StepRlimit, i
+			goto fail
+		}
+	}
+
+	if p.setSecbits {
+		_, _, err1 = syscall.RawSyscall(syscall.SYS_PRCTL, unix.PR_SET_SECUREBITS, p.secbits, 0)
+		if err1 != 0 {
+			step = StepSecurebits
+			goto fail
+		}
+	}
+
+	if p.dropBound {
+		for i = 0; i <= p.lastCap; i++ {
+			if p.keepBound&(1<<uint(i)) != 0 {
+				continue
+			}
+			_, _, err1 = syscall.RawSyscall(syscall.SYS_PRCTL, unix.PR_CAPBSET_DROP, uintptr(i), 0)
+			if err1 != 0 && err1 != syscall.EINVAL {
+				step, index = StepBounding, i
+				goto fail
+			}
+		}
+	}
+
+	if p.keepCaps {
+		_, _, err1 = syscall.RawSyscall(syscall.SYS_PRCTL, unix.PR_SET_KEEPCAPS, 1, 0)
+		if err1 != 0 {
+			step = StepKeepCaps
+			goto fail
+		}
+	}
+	if p.setGroups {
+		if len(p.groups) > 0 {
+			_, _, err1 = syscall.RawSyscall(syscall.SYS_SETGROUPS, uintptr(len(p.groups)), uintptr(unsafe.Pointer(&p.groups[0])), 0)
+		} else {
+			_, _, err1 = syscall.RawSyscall(syscall.SYS_SETGROUPS, 0, 0, 0)
+		}
+		if err1 != 0 {
+			step = StepSetgroups
+			goto fail
+		}
+	}
+	if p.gid >= 0 {
+		_, _, err1 = syscall.RawSyscall(syscall.SYS_SETRESGID, uintptr(p.gid), uintptr(p.gid), uintptr(p.gid))
+		if err1 != 0 {
+			step = StepSetgid
+			goto fail
+		}
+	}
+	if p.uid >= 0 {
+		_, _, err1 = syscall.RawSyscall(syscall.SYS_SETRESUID, uintptr(p.uid), uintptr(p.uid), uintptr(p.uid))
+		if err1 != 0 {
+			step = StepSetuid
+			goto fail
+		}
+	}
+
+	if p.setCaps {
+		_, _, err1 = syscall.RawSyscall(syscall.SYS_CAPSET, uintptr(unsafe.Pointer(&p.capHdr)), uintptr(unsafe.Pointer(&p.capData[0])), 0)
+		if err1 != 0 {
+			step = StepCapset
+			goto fail
+		}
+		_, _, err1 = syscall.RawSyscall6(syscall.SYS_PRCTL, unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0, 0)
+		if err1 != 0 && err1 != syscall.EINVAL {
+			step = StepAmbient
+			goto fail
+		}
+		for i = 0; i < len(p.ambient); i++ {
+			_, _, err1 = syscall.RawSyscall6(syscall.SYS_PRCTL, unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_RAISE, uintptr(p.ambient[i]), 0, 0, 0)
+			if err1 != 0 {
+				step, index = StepAmbient, i
+				goto fail
+			}
+		}
+	}
+
+	if p.nnp {
+		_, _, err1 = syscall.RawSyscall6(syscall.SYS_PRCTL, unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0, 0)
+		if err1 != 0 {
+			step = StepNoNewPrivs
+			goto fail
+		}
+	}
+	if p.landlock >= 0 {
+		_, _, err1 = syscall.RawSyscall(unix.SYS_LANDLOCK_RESTRICT_SELF, uintptr(p.landlock), 0, 0)
+		if err1 != 0 {
+			step = StepLandlock
+			goto fail
+		}
+	}
+	if p.prog.Len > 0 {
+		_, _, err1 = syscall.RawSyscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, 0, uintptr(unsafe.Pointer(&p.prog)))
+		if err1 != 0 {
+			step = StepSeccomp
+			goto fail
+		}
+	}
+
+	// execve each candidate, as execvp does: EACCES from one candidate is
+	// remembered, ENOENT and ENOTDIR move on, anything else stops the search.
+	for i = 0; i < len(p.path); i++ {
+		_, _, err1 = syscall.RawSyscall(syscall.SYS_EXECVE,
+			uintptr(unsafe.Pointer(p.path[i])),
+			uintptr(unsafe.Pointer(&p.argv[0])),
+			uintptr(unsafe.Pointer(&p.envv[0])))
+		if err1 == syscall.EACCES {
+			sawAcc = true
+			continue
+		}
+		if err1 != syscall.ENOENT && err1 != syscall.ENOTDIR {
+			break
+		}
+	}
+	if sawAcc && (err1 == syscall.ENOENT || err1 == syscall.ENOTDIR) {
+		err1 = syscall.EACCES
+	}
+	step = StepExec
+
+fail:
+	rep.step = uint32(step)
+	rep.index = uint32(index)
+	rep.errno = uint32(err1)
+	syscall.RawSyscall(syscall.SYS_WRITE, uintptr(pipe), uintptr(unsafe.Pointer(&rep)), unsafe.Sizeof(rep))
+	for {
+		syscall.RawSyscall(syscall.SYS_EXIT_GROUP, 253, 0, 0)
+	}
+}

@@ -1,0 +1,232 @@
+package launch
+
+import (
+	"errors"
+	"io"
+	"os"
+	"strings"
+	"syscall"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+// run starts p with fd 1 connected to a pipe and returns what the program
+// wrote and its exit status.
+func run(t *testing.T, p *Params) (string, unix.WaitStatus, error) {
+	t.Helper()
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if p.Files == nil {
+		p.Files = []int{0, int(w.Fd()), 2}
+	}
+	if p.Umask == 0 {
+		p.Umask = -1
+	}
+	if p.UID == 0 && p.GID == 0 {
+		p.UID, p.GID = -1, -1
+	}
+	if p.LandlockFD == 0 {
+		p.LandlockFD = -1
+	}
+	pid, err := Start(p)
+	w.Close()
+	if err != nil {
+		return "", 0, err
+	}
+	out, _ := io.ReadAll(r)
+	var ws unix.WaitStatus
+	if _, err := unix.Wait4(pid, &ws, 0, nil); err != nil {
+		t.Fatalf("wait4: %v", err)
+	}
+	return string(out), ws, nil
+}
+
+func sh(script string) *Params {
+	return &Params{Path: []string{"/bin/sh"}, Argv: []string{"sh", "-c", script}, Env: []string{"PATH=/usr/bin:/bin"}}
+}
+
+func TestExecAndExitStatus(t *testing.T) {
+	out, ws, err := run(t, sh("echo hello; exit 42"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out != "hello\n" || ws.ExitStatus() != 42 {
+		t.Fatalf("got %q status %d, want hello and 42", out, ws.ExitStatus())
+	}
+}
+
+func TestPathSearch(t *testing.T) {
+	cases := []struct {
+		name  string
+		path  []string
+		errno syscall.Errno
+	}{
+		{"first missing candidate is skipped", []string{"/nonexistent/sh", "/bin/sh"}, 0},
+		{"all missing is ENOENT", []string{"/nonexistent/a", "/nonexistent/b"}, syscall.ENOENT},
+		{"a directory is EACCES", []string{"/tmp"}, syscall.EACCES},
+		{"EACCES is remembered over a later ENOENT", []string{"/tmp", "/nonexistent/x"}, syscall.EACCES},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			p := sh("exit 0")
+			p.Path = c.path
+			_, _, err := run(t, p)
+			if c.errno == 0 {
+				if err != nil {
+					t.Fatalf("unexpected error %v", err)
+				}
+				return
+			}
+			var le *Error
+			if !errors.As(err, &le) || le.Step != StepExec || le.Errno != c.errno {
+				t.Fatalf("got %v, want execve error %v", err, c.errno)
+			}
+		})
+	}
+}
+
+func TestFdTable(t *testing.T) {
+	// Open a file at some fd, ask for it at fd 5 and for stdout at fd 1;
+	// everything else, including an unrelated open fd, must be closed.
+	f, err := os.Open("/etc/hostname")
+	if err != nil {
+		t.Skip("no /etc/hostname")
+	}
+	defer f.Close()
+	stray, _ := os.Open("/dev/null")
+	defer stray.Close()
+	r, w, _ := os.Pipe()
+	defer r.Close()
+	p := sh("ls /proc/self/fd | sort -n | tr '\\n' ' '")
+	p.Files = []int{-1, int(w.Fd()), -1, -1, -1, int(f.Fd())}
+	p.Umask, p.UID, p.GID, p.LandlockFD = -1, -1, -1, -1
+	pid, err := Start(p)
+	w.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, _ := io.ReadAll(r)
+	var ws unix.WaitStatus
+	unix.Wait4(pid, &ws, 0, nil)
+	// ls itself opens one more fd (the directory it lists) at the lowest free
+	// number, 0 here.
+	got := strings.Join(strings.Fields(string(out)), " ")
+	if got != "0 1 5" {
+		t.Fatalf("fds inside: %s; want 1 and 5 (and 0, ls's directory)", got)
+	}
+}
+
+func TestFdSwap(t *testing.T) {
+	// Slots whose sources are each other's targets must not clobber.
+	r1, w1, _ := os.Pipe()
+	r2, w2, _ := os.Pipe()
+	defer r1.Close()
+	defer r2.Close()
+	a, b := int(w1.Fd()), int(w2.Fd())
+	p := sh("echo one >&3; echo two >&4")
+	files := make([]int, 0, 10)
+	files = append(files, 0, 1, 2)
+	files = append(files, a, b)
+	p.Files = files
+	p.Umask, p.UID, p.GID, p.LandlockFD = -1, -1, -1, -1
+	pid, err := Start(p)
+	w1.Close()
+	w2.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	o1, _ := io.ReadAll(r1)
+	o2, _ := io.ReadAll(r2)
+	var ws unix.WaitStatus
+	unix.Wait4(pid, &ws, 0, nil)
+	if string(o1) != "one\n" || string(o2) != "two\n" {
+		t.Fatalf("got %q and %q", o1, o2)
+	}
+}
+
+func TestChdirUmaskRlimitNoNewPrivs(t *testing.T) {
+	p := sh("pwd; umask; ulimit -n; grep NoNewPrivs /proc/self/status")
+	p.Dir = "/usr"
+	p.Umask = 0o27
+	p.Rlimits = []Rlimit{{Resource: unix.RLIMIT_NOFILE, Cur: 77, Max: 77}}
+	p.NoNewPrivs = true
+	out, _, err := run(t, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "/usr\n0027\n77\nNoNewPrivs:\t1\n"
+	if out != want {
+		t.Fatalf("got %q, want %q", out, want)
+	}
+}
+
+func TestChdirErrorNamesDirectory(t *testing.T) {
+	p := sh("true")
+	p.Dir = "/nonexistent-dir"
+	_, _, err := run(t, p)
+	var le *Error
+	if !errors.As(err, &le) || le.Step != StepChdir || le.Errno != syscall.ENOENT {
+		t.Fatalf("got %v, want chdir ENOENT", err)
+	}
+	if !strings.Contains(err.Error(), "/nonexistent-dir") {
+		t.Fatalf("error %q does not name the directory", err)
+	}
+}
+
+func TestCredentialsAndCaps(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to change uid (probe: euid != 0)")
+	}
+	p := sh("id -u; id -g; id -G; grep -E '^Cap(Inh|Prm|Eff|Bnd|Amb)' /proc/self/status")
+	p.UID, p.GID = 65534, 65534
+	p.SetGroups = true
+	p.DropBounding = true
+	p.LastCap = lastCap(t)
+	p.SetCaps = true
+	out, _, err := run(t, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "65534\n65534\n65534\nCapInh:\t0000000000000000\nCapPrm:\t0000000000000000\nCapEff:\t0000000000000000\nCapBnd:\t0000000000000000\nCapAmb:\t0000000000000000\n"
+	if out != want {
+		t.Fatalf("got\n%s\nwant\n%s", out, want)
+	}
+}
+
+func TestKeepOneCapabilityAcrossSetuid(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to change uid (probe: euid != 0)")
+	}
+	const bind = unix.CAP_NET_BIND_SERVICE
+	p := sh("grep -E '^Cap(Prm|Eff|Bnd|Amb)' /proc/self/status")
+	p.UID, p.GID = 65534, 65534
+	p.SetGroups = true
+	p.DropBounding, p.KeepBounding, p.LastCap = true, 1<<bind, lastCap(t)
+	p.SetCaps = true
+	p.Permitted, p.Effective, p.Inherited = 1<<bind, 1<<bind, 1<<bind
+	p.Ambient = []int{bind}
+	out, _, err := run(t, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "CapPrm:\t0000000000000400\nCapEff:\t0000000000000400\nCapBnd:\t0000000000000400\nCapAmb:\t0000000000000400\n"
+	if out != want {
+		t.Fatalf("got\n%s\nwant\n%s", out, want)
+	}
+}
+
+func lastCap(t *testing.T) int {
+	b, err := os.ReadFile("/proc/sys/kernel/cap_last_cap")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, c := range strings.TrimSpace(string(b)) {
+		n = n*10 + int(c-'0')
+	}
+	return n
+}

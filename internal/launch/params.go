@@ -1,0 +1,148 @@
+package launch
+
+import (
+	"fmt"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// Params is everything the child needs, prepared by the parent. Zero values
+// mean "leave unchanged" except where noted.
+type Params struct {
+	// Path lists the executable candidates tried in order (the PATH search
+	// result, or a single path). Required.
+	Path []string
+	// Argv and Env are the program's arguments (Argv[0] included) and
+	// environment.
+	Argv, Env []string
+
+	// Setns holds namespace fds (in the parent) and their CLONE_NEW* type, in
+	// the order they must be joined: the user namespace first.
+	Setns []Namespace
+
+	// Setsid starts a new session. Setctty makes the child's fd 0 its
+	// controlling terminal (requires Setsid, and fd 0 must be a terminal).
+	Setsid, Setctty bool
+	// Files is the child's fd table: child fd i is the parent's fd Files[i];
+	// -1 leaves child fd i closed. Every fd not listed is closed at execve.
+	Files []int
+
+	// Dir is the working directory ("" = inherit).
+	Dir string
+	// Umask is the file mode creation mask; -1 leaves it unchanged.
+	Umask int
+
+	// Rlimits are set with prlimit64.
+	Rlimits []Rlimit
+
+	// Securebits, when SetSecurebits, is written with PR_SET_SECUREBITS.
+	SetSecurebits bool
+	Securebits    uint32
+	// DropBounding removes every capability not in KeepBounding (0..LastCap)
+	// from the bounding set.
+	DropBounding bool
+	KeepBounding uint64
+	LastCap      int
+
+	// Credentials: SetGroups calls setgroups(Groups); UID/GID >= 0 call
+	// setresuid/setresgid.
+	SetGroups bool
+	Groups    []uint32
+	UID, GID  int
+
+	// SetCaps calls capset with these sets (after setuid), ClearAmbient and
+	// Ambient manage the ambient set.
+	SetCaps                         bool
+	Effective, Permitted, Inherited uint64
+	Ambient                         []int
+
+	// NoNewPrivs sets PR_SET_NO_NEW_PRIVS.
+	NoNewPrivs bool
+	// LandlockFD, when >= 0, is a Landlock ruleset fd (in the parent) the child
+	// restricts itself with. Requires NoNewPrivs or CAP_SYS_ADMIN.
+	LandlockFD int
+	// Seccomp, when non-empty, is the BPF filter installed last.
+	Seccomp []unix.SockFilter
+
+	// Pdeathsig is sent to the child when its parent thread dies (0 = none).
+	Pdeathsig syscall.Signal
+}
+
+// Namespace is one namespace to join.
+type Namespace struct {
+	FD   int
+	Type int // CLONE_NEWUSER, CLONE_NEWNS, ...
+}
+
+// Rlimit is one limit for prlimit64.
+type Rlimit struct {
+	Resource  int
+	Cur, Max  uint64
+}
+
+// Step names a child step; it is what an *Error reports.
+type Step uint32
+
+// The child steps, in the order they run.
+const (
+	StepNone Step = iota
+	StepSetns
+	StepSetsid
+	StepFiles
+	StepSetctty
+	StepChdir
+	StepUmask
+	StepRlimit
+	StepSecurebits
+	StepBounding
+	StepKeepCaps
+	StepSetgroups
+	StepSetgid
+	StepSetuid
+	StepCapset
+	StepAmbient
+	StepNoNewPrivs
+	StepLandlock
+	StepSeccomp
+	StepPdeathsig
+	StepExec
+)
+
+var stepNames = [...]string{
+	StepNone: "none", StepSetns: "setns", StepSetsid: "setsid", StepFiles: "fd table",
+	StepSetctty: "set controlling terminal", StepChdir: "chdir", StepUmask: "umask",
+	StepRlimit: "setrlimit", StepSecurebits: "securebits", StepBounding: "drop bounding set",
+	StepKeepCaps: "keep capabilities", StepSetgroups: "setgroups", StepSetgid: "setgid",
+	StepSetuid: "setuid", StepCapset: "capset", StepAmbient: "ambient capabilities",
+	StepNoNewPrivs: "no_new_privs", StepLandlock: "landlock", StepSeccomp: "seccomp",
+	StepPdeathsig: "pdeathsig", StepExec: "execve",
+}
+
+func (s Step) String() string {
+	if int(s) < len(stepNames) {
+		return stepNames[s]
+	}
+	return fmt.Sprintf("step %d", uint32(s))
+}
+
+// Error is a failure of one child step. Index tells which element of a list
+// (Setns, Rlimits, Path) failed, when the step has one.
+type Error struct {
+	Step  Step
+	Index int
+	Errno syscall.Errno
+	// Detail is the parent's description of the failing element (a path, a
+	// limit name); it may be empty.
+	Detail string
+}
+
+func (e *Error) Error() string {
+	if e.Detail != "" {
+		return fmt.Sprintf("%s %s: %v", e.Step, e.Detail, e.Errno)
+	}
+	return fmt.Sprintf("%s: %v", e.Step, e.Errno)
+}
+
+// Unwrap returns the errno, so errors.Is(err, syscall.ENOENT) works.
+func (e *Error) Unwrap() error { return e.Errno }

@@ -1,0 +1,70 @@
+package spec
+
+// Default returns the built-in default sandbox (profile "default"), the one
+// `cove run -- CMD` uses with no other flags:
+//
+//   - new user, mount, pid, ipc, uts, net and cgroup namespaces;
+//   - the caller's ids mapped to themselves (a root caller runs as NobodyID);
+//   - a fresh root holding /usr and /etc read-only (nosuid, nodev), /bin, /sbin
+//     and /lib* mirrored from the host, private tmpfs /tmp and $HOME, a new
+//     /proc and a minimal /dev;
+//   - loopback-only networking, hostname "cove";
+//   - no capabilities, no_new_privs, the default seccomp policy;
+//   - RLIMIT_CORE 0;
+//   - the program and everything it started die when cove does.
+//
+// Each call returns a new value that the caller may change.
+func Default() *Spec {
+	return &Spec{
+		Namespaces: Namespaces{User: true, Mount: true, PID: true, IPC: true, UTS: true, Net: true, Cgroup: true},
+		Filesystem: []Mount{
+			{Type: ROBind, Src: "/usr", Dst: "/usr"},
+			{Type: Mirror, Src: "/bin", Dst: "/bin"},
+			{Type: Mirror, Src: "/sbin", Dst: "/sbin"},
+			{Type: Mirror, Src: "/lib", Dst: "/lib"},
+			{Type: Mirror, Src: "/lib32", Dst: "/lib32"},
+			{Type: Mirror, Src: "/lib64", Dst: "/lib64"},
+			{Type: Mirror, Src: "/libx32", Dst: "/libx32"},
+			{Type: ROBind, Src: "/etc", Dst: "/etc"},
+			{Type: Proc, Dst: "/proc"},
+			{Type: Dev, Dst: "/dev"},
+			{Type: Tmpfs, Dst: "/tmp", Mode: 01777},
+			{Type: Tmpfs, Dst: "~", Mode: 0700},
+		},
+		Hostname: "cove",
+		Cwd:      "~",
+		Security: Security{Seccomp: Seccomp{Policy: "default"}},
+		Rlimits:  []Rlimit{{Name: "core", Soft: 0, Hard: 0}},
+	}
+}
+
+// Minimal returns profile "minimal": the default namespaces and protections, but
+// a root holding only /usr (with the /bin, /lib* mirrors), /proc, /dev and /tmp:
+// no /etc and no home directory.
+func Minimal() *Spec {
+	s := Default()
+	fs := s.Filesystem[:0]
+	for _, m := range s.Filesystem {
+		if m.Dst == "/etc" || m.Dst == "~" {
+			continue
+		}
+		fs = append(fs, m)
+	}
+	s.Filesystem = fs
+	s.Cwd = "/"
+	return s
+}
+
+// Builtin returns the built-in profile called name, or nil if there is none.
+func Builtin(name string) *Spec {
+	switch name {
+	case "default":
+		return Default()
+	case "minimal":
+		return Minimal()
+	}
+	return nil
+}
+
+// BuiltinNames lists the built-in profile names.
+func BuiltinNames() []string { return []string{"default", "minimal"} }
