@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 
@@ -125,9 +126,12 @@ func helper(arg string) int {
 func world(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
-	for d := dir; d != filepath.Dir(os.TempDir()) && d != "/"; d = filepath.Dir(d) {
-		if os.Chmod(d, 0o755) != nil || d == os.TempDir() {
-			break
+	// Open up the directories t.TempDir made, strictly below the system
+	// temporary directory, never that directory itself.
+	tmp := filepath.Clean(os.TempDir())
+	for d := dir; strings.HasPrefix(d, tmp+"/"); d = filepath.Dir(d) {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
 		}
 	}
 	return dir

@@ -70,9 +70,12 @@ func helper() int {
 func executableCopy(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
-	for d := dir; d != filepath.Dir(os.TempDir()) && d != "/"; d = filepath.Dir(d) {
+	// Open up the directories t.TempDir made, strictly below the system
+	// temporary directory, never that directory itself.
+	tmp := filepath.Clean(os.TempDir())
+	for d := dir; strings.HasPrefix(d, tmp+"/"); d = filepath.Dir(d) {
 		if err := os.Chmod(d, 0o755); err != nil {
-			break
+			t.Fatal(err)
 		}
 	}
 	src, err := os.Open("/proc/self/exe")
