@@ -3,6 +3,7 @@ package seccomp
 import (
 	"encoding/binary"
 	"fmt"
+	"runtime"
 
 	"golang.org/x/sys/unix"
 )
@@ -129,3 +130,5 @@ func disasm(prog []unix.SockFilter) string {
 	}
 	return s
 }
+
+func goarch() string { return runtime.GOARCH }

@@ -192,6 +192,16 @@ func emitHandler(as *asm, h handler) {
 // the offset whose word A holds on entry (-1 if unknown); the result is the
 // same for the pass edge.
 func emitCond(as *asm, c Cond, narrow bool, acc int, pass, fail label) int {
+	out := emitCondCode(as, c, narrow, acc, pass, fail)
+	// A pass edge taken after comparing the high word leaves that word (or a
+	// masked copy) in A, so only == conditions can promise the low word.
+	if !narrow && c.Op != OpEq && (!c.Masked || c.Mask>>32 != 0) {
+		return -1
+	}
+	return out
+}
+
+func emitCondCode(as *asm, c Cond, narrow bool, acc int, pass, fail label) int {
 	lo := uint32(offArgs + 8*c.Arg)
 	hi := lo + 4
 	vlo, vhi := uint32(c.Value), uint32(c.Value>>32)
