@@ -1,0 +1,220 @@
+package cove
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/user"
+	"path"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/covebox/cove/internal/launch"
+	"github.com/covebox/cove/internal/mount"
+	"github.com/covebox/cove/internal/stage"
+	"github.com/covebox/cove/spec"
+)
+
+// plan is a Spec compiled for this caller: everything stage 0 decides before
+// any process exists.
+type plan struct {
+	cfg  stage.Config
+	opts stage.SpawnOptions
+}
+
+// compile turns the Spec into stage 1's Config and spawn options. It makes
+// no change to the system: it reads the caller's identity, the environment and
+// the host paths the Spec names.
+func compile(c *Cmd) (*plan, error) {
+	s := c.Spec
+	if s == nil {
+		s = spec.Default()
+	}
+	if err := s.Validate(); err != nil {
+		var fe *spec.FieldError
+		if errors.As(err, &fe) {
+			return nil, &SetupError{Step: "spec", Field: fe.Field, Code: 125, Err: errors.New(fe.Reason)}
+		}
+		return nil, &SetupError{Step: "spec", Code: 125, Err: err}
+	}
+	if !s.Namespaces.User || !s.Namespaces.Mount {
+		return nil, &SetupError{Step: "spec", Field: "namespaces", Code: 125,
+			Err: errors.New("this engine needs new user and mount namespaces (running without them is not supported yet)")}
+	}
+	if len(c.Args) == 0 || c.Path == "" {
+		return nil, &SetupError{Step: "spec", Field: "command", Code: 125, Err: errors.New("no command given")}
+	}
+	home := callerHome()
+	p := &plan{}
+
+	var err error
+	if p.cfg.Plan, err = mount.Compile(s.Filesystem, home); err != nil {
+		var oe *mount.OpError
+		if errors.As(err, &oe) {
+			return nil, &SetupError{Step: "mount", Field: fmt.Sprintf("filesystem[%d]", oe.Index), Code: 125, Err: err, Errno: errnoOf(err)}
+		}
+		return nil, &SetupError{Step: "mount", Code: 125, Err: err}
+	}
+	p.cfg.Hostname = s.Hostname
+	p.cfg.Loopback = s.Namespaces.Net
+
+	// Identity. The caller's own ids are the outside ids, except that host
+	// root is never mapped unless the Spec says so explicitly.
+	uid, gid := os.Getuid(), os.Getgid()
+	outUID, outGID := uid, gid
+	if uid == 0 && !s.IDs.MapHostRoot {
+		outUID = spec.NobodyID
+	}
+	if gid == 0 && !s.IDs.MapHostRoot {
+		outGID = spec.NobodyID
+	}
+	inUID, inGID := uint32(outUID), uint32(outGID)
+	switch {
+	case s.IDs.MapRoot:
+		inUID, inGID = 0, 0
+	default:
+		if s.IDs.UID != nil {
+			inUID = *s.IDs.UID
+		}
+		if s.IDs.GID != nil {
+			inGID = *s.IDs.GID
+		}
+	}
+	// Only a privileged caller may allow setgroups beside a gid map; it must,
+	// so that root's supplementary groups can be dropped.
+	privileged := uid == 0
+	lastCap, err := lastCapability()
+	if err != nil {
+		return nil, &SetupError{Step: "capabilities", Code: 125, Err: err}
+	}
+	p.opts = stage.SpawnOptions{
+		Cloneflags: cloneflags(s.Namespaces),
+		UIDMap:     []syscall.SysProcIDMap{{ContainerID: int(inUID), HostID: outUID, Size: 1}},
+		GIDMap:     []syscall.SysProcIDMap{{ContainerID: int(inGID), HostID: outGID, Size: 1}},
+		Setgroups:  privileged,
+		UID:        inUID, GID: inGID,
+		LastCap:    lastCap,
+		Stdin:      c.Stdin, Stdout: c.Stdout, Stderr: c.Stderr,
+		ExtraFiles: c.ExtraFiles,
+	}
+
+	pl := &p.cfg.Payload
+	pl.Path = c.Path
+	pl.Argv = c.Args
+	pl.Env = buildEnv(os.Environ(), s.Env)
+	pl.Dir = "/"
+	if s.Cwd != "" {
+		pl.Dir = expandHome(s.Cwd, home)
+	}
+	pl.Umask = -1
+	if s.Umask != nil {
+		pl.Umask = int(*s.Umask)
+	}
+	pl.UID, pl.GID = int(inUID), int(inGID)
+	pl.SetGroups = privileged
+	pl.Extra = len(c.ExtraFiles)
+	pl.Setctty = c.Terminal
+	for _, r := range s.Rlimits {
+		res, _ := spec.RlimitResource(r.Name)
+		pl.Rlimits = append(pl.Rlimits, launch.Rlimit{Resource: res, Cur: r.Soft, Max: r.Hard})
+	}
+	pl.LastCap = lastCap
+	if s.Security.AllowNewPrivs && uid != 0 {
+		return nil, &SetupError{Step: "spec", Field: "security.allow_new_privs", Code: 125, Err: errors.New("only root may turn off no_new_privs")}
+	}
+	pl.NoNewPrivs = !s.Security.AllowNewPrivs
+	if err := applySecurity(s, pl); err != nil {
+		return nil, err
+	}
+	pl.Landlock = s.Security.Landlock
+	return p, nil
+}
+
+func cloneflags(n spec.Namespaces) uintptr {
+	var f uintptr
+	set := func(on bool, flag uintptr) {
+		if on {
+			f |= flag
+		}
+	}
+	set(n.User, unix.CLONE_NEWUSER)
+	set(n.Mount, unix.CLONE_NEWNS)
+	set(n.PID, unix.CLONE_NEWPID)
+	set(n.IPC, unix.CLONE_NEWIPC)
+	set(n.UTS, unix.CLONE_NEWUTS)
+	set(n.Net, unix.CLONE_NEWNET)
+	set(n.Cgroup, unix.CLONE_NEWCGROUP)
+	set(n.Time, unix.CLONE_NEWTIME)
+	return f
+}
+
+// buildEnv derives the program's environment from the caller's: Clear, then
+// Unset, then Set in order.
+func buildEnv(base []string, e spec.Env) []string {
+	var env []string
+	if !e.Clear {
+		env = append(env, base...)
+	}
+	drop := func(name string) {
+		out := env[:0]
+		for _, kv := range env {
+			if k, _, _ := strings.Cut(kv, "="); k != name {
+				out = append(out, kv)
+			}
+		}
+		env = out
+	}
+	for _, n := range e.Unset {
+		drop(n)
+	}
+	for _, v := range e.Set {
+		drop(v.Name)
+		env = append(env, v.Name+"="+v.Value)
+	}
+	return env
+}
+
+// callerHome is the caller's home directory: $HOME, else the password
+// database, else "/".
+func callerHome() string {
+	if h := os.Getenv("HOME"); path.IsAbs(h) {
+		return path.Clean(h)
+	}
+	if u, err := user.LookupId(strconv.Itoa(os.Getuid())); err == nil && path.IsAbs(u.HomeDir) {
+		return u.HomeDir
+	}
+	return "/"
+}
+
+func expandHome(p, home string) string {
+	if p == "~" {
+		return home
+	}
+	if rest, ok := strings.CutPrefix(p, "~/"); ok {
+		return path.Join(home, rest)
+	}
+	return p
+}
+
+func lastCapability() (int, error) {
+	b, err := os.ReadFile("/proc/sys/kernel/cap_last_cap")
+	if err != nil {
+		return 0, fmt.Errorf("read cap_last_cap: %w", err)
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil || n < 0 || n > 63 {
+		return 0, fmt.Errorf("cap_last_cap: unexpected %q", b)
+	}
+	return n, nil
+}
+
+func errnoOf(err error) syscall.Errno {
+	var e syscall.Errno
+	if errors.As(err, &e) {
+		return e
+	}
+	return 0
+}
