@@ -96,8 +96,8 @@ func compile(c *Cmd) (*plan, error) {
 		GIDMap:     []syscall.SysProcIDMap{{ContainerID: int(inGID), HostID: outGID, Size: 1}},
 		Setgroups:  privileged,
 		UID:        inUID, GID: inGID,
-		LastCap:    lastCap,
-		Stdin:      c.Stdin, Stdout: c.Stdout, Stderr: c.Stderr,
+		LastCap: lastCap,
+		Stdin:   c.Stdin, Stdout: c.Stdout, Stderr: c.Stderr,
 		ExtraFiles: c.ExtraFiles,
 	}
 

@@ -102,7 +102,7 @@ func TestDaemontoolsDifferential(t *testing.T) {
 		{name: "envuidgid works unprivileged", argv: []string{"envuidgid", "cltest", "env"}, sortOut: true, opts: nobody},
 
 		{name: "D12 envdir first line, trailing blanks cut, NUL to newline, empty unsets, dotfiles skipped, A=B kept",
-			argv: []string{"envdir", "envd", "sh", "-c", `echo "[$FOO] [${REMOVEME-unset}] [$NUL] [$EMPTYLINE] [$CR] [$TRAIL]"; env`},
+			argv:    []string{"envdir", "envd", "sh", "-c", `echo "[$FOO] [${REMOVEME-unset}] [$NUL] [$EMPTYLINE] [$CR] [$TRAIL]"; env`},
 			sortOut: true, opts: runOpts{env: []string{"REMOVEME=1", "A=old"}}},
 		{name: "D13 envdir missing directory", argv: []string{"envdir", "/nonexistent", "env"}, wantCode: 111},
 		{name: "D14 envdir usage exits 111", argv: []string{"envdir"}, wantCode: 111},

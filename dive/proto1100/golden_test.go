@@ -147,7 +147,7 @@ func TestGoldenMeaning(t *testing.T) {
 		{name: "termpath", terminal: 5, wait: true, enabled: true, fds: stdio, umask: 0o022,
 			argv: []string{"sh", "-c", "tty; exit 0"}, envHas: "DIVE_TERMINAL=/dev/tty"},
 		{name: "signal", terminal: 0, wait: true, enabled: true, fds: stdio, umask: 0o022,
-			argv: []string{"sh", "-c", `trap "exit 42" USR1; sleep 3 & wait; exit 1`},
+			argv:       []string{"sh", "-c", `trap "exit 42" USR1; sleep 3 & wait; exit 1`},
 			signalMode: SignalsProcess, status: 42, sigs: []uint32{10}},
 		{name: "pgid", terminal: 0, wait: true, enabled: true, fds: stdio, umask: 0o022,
 			argv: []string{"true"}, signalMode: SignalsGroup},

@@ -77,8 +77,8 @@ type Namespace struct {
 
 // Rlimit is one limit for prlimit64.
 type Rlimit struct {
-	Resource  int
-	Cur, Max  uint64
+	Resource int
+	Cur, Max uint64
 }
 
 // Step names a child step; it is what an *Error reports.
