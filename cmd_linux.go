@@ -1,12 +1,10 @@
 package cove
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -69,10 +67,10 @@ func (c *Cmd) Start() error {
 		return &SetupError{Step: "init", Code: 125, Err: fmt.Errorf("sandbox init failed: %w", err)}
 	}
 	c.run = &running{proc: proc, pidfd: -1}
+	c.Pid = m.HostPid
 	if len(fds) > 0 {
 		c.run.pidfd = fds[0]
 		closeFds(fds[1:])
-		c.Pid = pidOfPidfd(c.run.pidfd)
 	}
 	if t := time.Duration(specOf(c).Lifecycle.Timeout); t > 0 {
 		c.timer = time.AfterFunc(t, func() {
@@ -184,23 +182,6 @@ func closeFds(fds []int) {
 	for _, fd := range fds {
 		unix.Close(fd)
 	}
-}
-
-// pidOfPidfd reads the pid a pidfd refers to, as seen from our PID namespace.
-func pidOfPidfd(fd int) int {
-	f, err := os.Open("/proc/self/fdinfo/" + strconv.Itoa(fd))
-	if err != nil {
-		return 0
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "Pid:"); ok {
-			n, _ := strconv.Atoi(strings.TrimSpace(v))
-			return n
-		}
-	}
-	return 0
 }
 
 // sealedSelf returns the process-wide sealed copy of the running binary,

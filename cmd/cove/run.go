@@ -250,7 +250,7 @@ func runMain(args []string, stdout, stderr io.Writer) int {
 	if name, ok := findProfile(args); ok {
 		s, err := spec.LoadProfile(name)
 		if err != nil {
-			fmt.Fprintf(stderr, "cove run: --profile %s\n", oneLine(err))
+			fmt.Fprintf(stderr, "cove run: --%s\n", oneLine(err))
 			return exitSetup
 		}
 		f.s = s
@@ -354,7 +354,30 @@ func describeSetupError(se *cove.SetupError, f *runFlags, name string) string {
 		}
 		return fmt.Sprintf("profile %s (%s %s): %s", se.Field, oe.Op.Type, oe.Op.Dst, oneLine(cause))
 	}
+	for _, fm := range fieldFlags {
+		if strings.HasPrefix(se.Field, fm[0]) {
+			return fmt.Sprintf("%s: %s", fm[1], oneLine(errors.Unwrap(se)))
+		}
+	}
 	return oneLine(se)
+}
+
+// fieldFlags names the option behind each Spec field, longest prefix first,
+// for error messages.
+var fieldFlags = [][2]string{
+	{"security.seccomp.policy", "--seccomp"},
+	{"security.seccomp", "seccomp"},
+	{"security.cap_add", "--cap-add"},
+	{"security.cap_drop", "--cap-drop"},
+	{"security.cap_ambient", "--cap-ambient"},
+	{"security.securebits", "--securebits"},
+	{"security", "capabilities"},
+	{"ids", "--uid/--gid/--map-root"},
+	{"cwd", "--chdir"},
+	{"hostname", "--hostname"},
+	{"env", "--setenv/--unsetenv"},
+	{"rlimits", "--rlimit"},
+	{"lifecycle.timeout", "--timeout"},
 }
 
 func errnoText(se *cove.SetupError) string {

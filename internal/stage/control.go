@@ -7,6 +7,9 @@ type Msg struct {
 	// Pid is the program's pid inside the sandbox ("started"); a pidfd for it
 	// travels with the message.
 	Pid int `json:"pid,omitempty"`
+	// HostPid is the program's pid in stage 0's PID namespace, filled in
+	// by Next from the message's credentials (never sent).
+	HostPid int `json:"-"`
 	// Code is the exit code ("exit"), or the status cove must exit with
 	// ("error": 125, 126 or 127).
 	Code int `json:"code"`

@@ -75,14 +75,17 @@ func runInit() int {
 	if err != nil {
 		return sendError(ctl, launchStep(err), err, launchExitCode(err))
 	}
-	var fds []int
+	// The pidfd and the credentials travel together; the kernel rewrites
+	// the credentials' pid into stage 0's PID namespace, which is how stage 0
+	// learns the program's host pid even if it has already exited (it stays
+	// a zombie until we reap it below).
+	var oob []byte
 	if pidfd, err := unix.PidfdOpen(pid, 0); err == nil {
-		fds = append(fds, pidfd)
+		oob = unix.UnixRights(pidfd)
+		defer unix.Close(pidfd)
 	}
-	send(ctl, Msg{Type: "started", Pid: pid}, fds...)
-	for _, fd := range fds {
-		unix.Close(fd)
-	}
+	oob = append(oob, unix.UnixCredentials(&unix.Ucred{Pid: int32(pid), Uid: uint32(os.Getuid()), Gid: uint32(os.Getgid())})...)
+	sendOOB(ctl, Msg{Type: "started", Pid: pid}, oob)
 
 	parentGone := make(chan struct{})
 	go watchParent(ctl, parentGone)
@@ -149,12 +152,10 @@ func watchParent(ctl int, gone chan<- struct{}) {
 	}
 }
 
-func send(ctl int, m Msg, fds ...int) {
+func send(ctl int, m Msg) { sendOOB(ctl, m, nil) }
+
+func sendOOB(ctl int, m Msg, oob []byte) {
 	b, _ := json.Marshal(m)
-	var oob []byte
-	if len(fds) > 0 {
-		oob = unix.UnixRights(fds...)
-	}
 	for {
 		err := unix.Sendmsg(ctl, b, oob, nil, 0)
 		if err != unix.EINTR {

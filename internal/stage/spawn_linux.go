@@ -63,6 +63,12 @@ func Spawn(cfg *Config, o SpawnOptions) (*Process, error) {
 	if err != nil {
 		return nil, fmt.Errorf("control socket: %w", err)
 	}
+	// Credentials let stage 1 tell us the program's pid in our namespace.
+	if err := unix.SetsockoptInt(pair[0], unix.SOL_SOCKET, unix.SO_PASSCRED, 1); err != nil {
+		unix.Close(pair[0])
+		unix.Close(pair[1])
+		return nil, fmt.Errorf("control socket: SO_PASSCRED: %w", err)
+	}
 	ours := os.NewFile(uintptr(pair[0]), "control")
 	theirs := os.NewFile(uintptr(pair[1]), "control")
 	defer theirs.Close()
@@ -111,7 +117,7 @@ func (p *Process) Pid() int { return p.cmd.Process.Pid }
 // returns io.EOF once stage 1 has exited.
 func (p *Process) Next() (Msg, []int, error) {
 	buf := make([]byte, 64<<10)
-	oob := make([]byte, unix.CmsgSpace(4*4))
+	oob := make([]byte, unix.CmsgSpace(4*4)+unix.CmsgSpace(unix.SizeofUcred))
 	for {
 		n, oobn, flags, _, err := unix.Recvmsg(int(p.ctl.Fd()), buf, oob, unix.MSG_CMSG_CLOEXEC)
 		if err == unix.EINTR {
@@ -124,12 +130,23 @@ func (p *Process) Next() (Msg, []int, error) {
 			return Msg{}, nil, io.EOF
 		}
 		var fds []int
+		hostPid := 0
 		if oobn > 0 {
 			cmsgs, err := unix.ParseSocketControlMessage(oob[:oobn])
 			if err == nil {
 				for _, c := range cmsgs {
-					if f, err := unix.ParseUnixRights(&c); err == nil {
-						fds = append(fds, f...)
+					if c.Header.Level != unix.SOL_SOCKET {
+						continue
+					}
+					switch c.Header.Type {
+					case unix.SCM_RIGHTS:
+						if f, err := unix.ParseUnixRights(&c); err == nil {
+							fds = append(fds, f...)
+						}
+					case unix.SCM_CREDENTIALS:
+						if cr, err := unix.ParseUnixCredentials(&c); err == nil {
+							hostPid = int(cr.Pid)
+						}
 					}
 				}
 			}
@@ -142,6 +159,9 @@ func (p *Process) Next() (Msg, []int, error) {
 		if err := json.Unmarshal(buf[:n], &m); err != nil {
 			closeAll(fds)
 			return Msg{}, nil, fmt.Errorf("bad control message: %w", err)
+		}
+		if m.Type == "started" {
+			m.HostPid = hostPid
 		}
 		return m, fds, nil
 	}
