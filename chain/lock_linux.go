@@ -31,11 +31,11 @@ func flockExclusive(fd int, nowait bool) error {
 	}
 }
 
-// openPosixLockFile opens path as s6-setlock does: for writing and created (mode 0666 before the
-// umask) for an exclusive lock, read-only for a shared one.
+// openPosixLockFile opens path as s6-setlock does: created if missing (mode 0666 before the umask),
+// for writing for an exclusive lock, read-only for a shared one.
 func openPosixLockFile(path string, shared bool) (int, error) {
 	if shared {
-		return unix.Open(path, unix.O_RDONLY, 0)
+		return unix.Open(path, unix.O_RDONLY|unix.O_CREAT, 0o666)
 	}
 	return unix.Open(path, unix.O_WRONLY|unix.O_CREAT, 0o666)
 }

@@ -52,18 +52,25 @@ func coveMain(args []string) int {
 	return 125
 }
 
-// nsrunMain is `chaintest-nsrun [--as UID:GID] PASSWD GROUP -- ARGV...`. It runs in a private
+// nsrunMain is `chaintest-nsrun [--as UID:GID[:GROUPS]] PASSWD GROUP -- ARGV...`. It runs in a private
 // mount namespace (its parent cloned it with CLONE_NEWNS), binds PASSWD and GROUP over
 // /etc/passwd and /etc/group so that real tools and cove's personalities see the same test
 // accounts without the host's files being touched, optionally drops to UID:GID with no
-// supplementary groups, and execs ARGV.
+// supplementary groups (or the comma-separated GROUPS), and execs ARGV.
 func nsrunMain(args []string) int {
 	fail := func(err error) int { fmt.Fprintln(os.Stderr, "chaintest-nsrun:", err); return 99 }
 	uid, gid := -1, -1
+	var groups []int
 	if len(args) > 1 && args[0] == "--as" {
-		u, g, _ := strings.Cut(args[1], ":")
-		uid, _ = strconv.Atoi(u)
-		gid, _ = strconv.Atoi(g)
+		parts := strings.SplitN(args[1], ":", 3)
+		uid, _ = strconv.Atoi(parts[0])
+		gid, _ = strconv.Atoi(parts[1])
+		if len(parts) == 3 {
+			for _, g := range strings.Split(parts[2], ",") {
+				n, _ := strconv.Atoi(g)
+				groups = append(groups, n)
+			}
+		}
 		args = args[2:]
 	}
 	if len(args) < 4 || args[2] != "--" {
@@ -75,7 +82,7 @@ func nsrunMain(args []string) int {
 		}
 	}
 	if uid >= 0 {
-		if err := syscall.Setgroups(nil); err != nil {
+		if err := syscall.Setgroups(groups); err != nil {
 			return fail(err)
 		}
 		if err := syscall.Setgid(gid); err != nil {

@@ -1,0 +1,142 @@
+package chain
+
+import "testing"
+
+func TestRunitDifferential(t *testing.T) {
+	nobody := runOpts{as: "65534:65534"}
+	cases := []diffCase{
+		{name: "R1 chpst -u sets uid, gid and only the primary group", argv: []string{"chpst", "-u", "cltest", "sh", "-c", idScript}},
+		{name: "R2 chpst -u user:group:group uses only the listed groups", argv: []string{"chpst", "-u", "cltest:clgrp2:users", "sh", "-c", idScript}},
+		{name: "R3 chpst -u numeric form", argv: []string{"chpst", "-u", ":2001:2345:100", "sh", "-c", idScript}},
+		{name: "R4 chpst -u :uid alone is invalid", argv: []string{"chpst", "-u", ":2001", "id"}, wantCode: 111},
+		{name: "chpst -u numeric with garbage", argv: []string{"chpst", "-u", ":2001:12x", "id"}, wantCode: 111},
+		{name: "R5 chpst unknown user", argv: []string{"chpst", "-u", "nosuch", "id"}, wantCode: 111},
+		{name: "R5 chpst numeric user without colon", argv: []string{"chpst", "-u", "2001", "id"}, wantCode: 111},
+		{name: "chpst unknown group", argv: []string{"chpst", "-u", "cltest:nosuchgroup", "id"}, wantCode: 111},
+		{name: "R6 chpst -U numeric exports UID and GID", argv: []string{"chpst", "-U", ":77:88", "env"}, sortOut: true},
+		{name: "chpst -U by name", argv: []string{"chpst", "-U", "cltest:clgrp2", "env"}, sortOut: true},
+		{name: "R7 chpst missing program", argv: []string{"chpst", "-u", "cltest", "/nonexistent"}, wantCode: 111},
+		{name: "R8 chpst usage", argv: []string{"chpst"}, wantCode: 100},
+		{name: "R9 chpst unknown option", argv: []string{"chpst", "-x", "true"}, wantCode: 100},
+		{name: "R10 chpst non-numeric nice", argv: []string{"chpst", "-n", "abc", "nice"}, wantCode: 100},
+		{name: "R10 chpst non-numeric limit", argv: []string{"chpst", "-o", "abc", "true"}, wantCode: 100},
+		{name: "chpst two locks is usage", argv: []string{"chpst", "-l", "lk", "-L", "lk", "true"}, wantCode: 100},
+		{name: "R11 nested chpst cannot regain root", argv: []string{"chpst", "-u", "cltest", "chpst", "-u", "root", "id"}, wantCode: 111},
+		{name: "R12 chpst -e missing directory", argv: []string{"chpst", "-e", "/nonexistent", "true"}, wantCode: 111},
+		{name: "chpst -e same rules as envdir", argv: []string{"chpst", "-e", "envd", "env"}, sortOut: true, opts: runOpts{env: []string{"REMOVEME=1"}}},
+		{name: "R18 chpst -e ignores subdirectories", argv: []string{"chpst", "-e", "envd2", "true"}},
+		{name: "R13 chpst chroot into a missing directory", argv: []string{"chpst", "-/", "/nonexistent", "/bin/hello"}, wantCode: 111},
+		{name: "R16 chpst -L on a held lock", argv: []string{"chpst", "-L", "lk2", "echo", "got"}, wantCode: 111, hold: &heldLock{file: "lk2"}},
+		{name: "X1 chpst -L ignores a POSIX lock", argv: []string{"chpst", "-L", "lk8", "echo", "b"}, hold: &heldLock{file: "lk8", posix: true}},
+		{name: "chpst -l free lock", argv: []string{"chpst", "-l", "lk3", "echo", "got"}},
+		{name: "chpst lock open failure", argv: []string{"chpst", "-l", "/nonexistent/lk", "true"}, wantCode: 111},
+		{name: "R17 chpst -1 closes stdout", argv: []string{"chpst", "-1", "sh", "-c", "echo hi"}, wantCode: 1},
+		{name: "chpst -m limits", argv: []string{"chpst", "-m", "100000000", "sh", "-c", limitsScript}},
+		{name: "chpst limits clamp and -d overrides -m", argv: []string{"chpst", "-d", "5000000", "-m", "100000000", "-d", "6000000", "-o", "999999999", "-p", "300", "-f", "1234567", "-c", "0", "-t", "99", "-r", "8888888", "sh", "-c", limitsScript}},
+		{name: "chpst -n raises the nice value", argv: []string{"chpst", "-n", "5", "sh", "-c", "cut -d' ' -f19 /proc/self/stat"}},
+		{name: "chpst -n negative", argv: []string{"chpst", "-n", "-3", "sh", "-c", "cut -d' ' -f19 /proc/self/stat"}},
+		{name: "chpst -b replaces argv0", argv: []string{"chpst", "-b", "renamed", "sh", "-c", "echo $0"}},
+		{name: "chpst -b names argv0 in the exec error", argv: []string{"chpst", "-b", "renamed", "/nonexistent"}, wantCode: 111},
+		{name: "chpst -P makes a session leader", argv: []string{"chpst", "-P", "sh", "-c", `test "$(cut -d' ' -f6 /proc/$$/stat)" = "$$" && echo leader`}},
+		{name: "chpst order: envdir, ids, limits together", argv: []string{"chpst", "-v", "-e", "envd", "-U", "cltest", "-u", "cltest", "-o", "50", "sh", "-c", "id; echo $FOO $UID $GID; ulimit -n"}},
+		{name: "chpst -u unprivileged fails at setgroups", argv: []string{"chpst", "-u", "cltest", "id"}, wantCode: 111, opts: nobody},
+		{name: "chpst -u to oneself unprivileged still calls setgroups", argv: []string{"chpst", "-u", ":65534:65534", "id"}, wantCode: 111, opts: nobody},
+		{name: "chpst limits unprivileged", argv: []string{"chpst", "-o", "40", "sh", "-c", limitsScript}, opts: nobody},
+	}
+	fx := getFixture(t)
+	if fx.static {
+		cases = append(cases, diffCase{name: "R15 chpst numeric ids with chroot", argv: []string{"chpst", "-u", ":2001:2001", "-/", "./root", "/bin/hello"}})
+	} else {
+		t.Log("test binary is dynamically linked: chroot cases that run it inside the jail are skipped")
+	}
+	runDiffCases(t, cases)
+}
+
+func TestS6Differential(t *testing.T) {
+	nobody := runOpts{as: "65534:65534"}
+	runDiffCases(t, []diffCase{
+		{name: "S1 s6-setuidgid applies the group database", argv: []string{"s6-setuidgid", "cltest", "sh", "-c", idScript}},
+		{name: "s6-setuidgid user listed in its own primary group", argv: []string{"s6-setuidgid", "cltest2", "sh", "-c", idScript}},
+		{name: "S2 s6-setuidgid numeric uid:gid", argv: []string{"s6-setuidgid", "2001:2345", "sh", "-c", idScript}},
+		{name: "S3 s6-setuidgid unknown user", argv: []string{"s6-setuidgid", "nosuchuser", "id"}, wantCode: 1},
+		{name: "S3 s6-setuidgid numeric without colon", argv: []string{"s6-setuidgid", "2001", "id"}, wantCode: 1},
+		{name: "S4 s6-setuidgid empty account changes nothing", argv: []string{"s6-setuidgid", "", "id", "-u"}},
+		{name: "S5 s6-setuidgid missing program", argv: []string{"s6-setuidgid", "cltest", "/nonexistent"}, wantCode: 127},
+		{name: "s6-setuidgid program not executable", argv: []string{"s6-setuidgid", "root", "./noexec.sh"}, wantCode: 126},
+		{name: "S6 s6-setuidgid usage", argv: []string{"s6-setuidgid"}, wantCode: 100},
+		{name: "S7 nested s6-setuidgid cannot regain root", argv: []string{"s6-setuidgid", "cltest", "s6-setuidgid", "root", "id"}, wantCode: 111},
+		{name: "S8 s6-setuidgid names in user:group form are usage", argv: []string{"s6-setuidgid", "cltest:clgrp2", "id"}, wantCode: 100},
+		{name: "s6-setuidgid removes UID GID GIDLIST", argv: []string{"s6-setuidgid", "cltest", "env"}, sortOut: true, opts: runOpts{env: []string{"UID=5", "GID=6", "GIDLIST=7"}}},
+		{name: "s6-setuidgid numeric form keeps UID GID GIDLIST", argv: []string{"s6-setuidgid", "2001:2001", "env"}, sortOut: true, opts: runOpts{env: []string{"UID=5", "GID=6", "GIDLIST=7"}}},
+
+		{name: "S9 s6-envuidgid exports UID GID GIDLIST", argv: []string{"s6-envuidgid", "cltest", "env"}, sortOut: true},
+		{name: "S9 s6-envuidgid root has an empty GIDLIST", argv: []string{"s6-envuidgid", "root", "env"}, sortOut: true},
+		{name: "s6-envuidgid GIDLIST includes a listed primary group", argv: []string{"s6-envuidgid", "cltest2", "env"}, sortOut: true},
+		{name: "s6-envuidgid -u", argv: []string{"s6-envuidgid", "-u", "cltest", "env"}, sortOut: true},
+		{name: "s6-envuidgid -g", argv: []string{"s6-envuidgid", "-g", "clgrp2", "env"}, sortOut: true},
+		{name: "s6-envuidgid -B user:group", argv: []string{"s6-envuidgid", "-B", "cltest:clgrp2", "env"}, sortOut: true},
+		{name: "s6-envuidgid -B user alone exports GID 0", argv: []string{"s6-envuidgid", "-B", "cltest", "env"}, sortOut: true},
+		{name: "s6-envuidgid -B :group exports UID 0", argv: []string{"s6-envuidgid", "-B", ":clgrp2", "env"}, sortOut: true},
+		{name: "s6-envuidgid -n known user exports GID 0", argv: []string{"s6-envuidgid", "-n", "cltest", "env"}, sortOut: true},
+		{name: "S10 s6-envuidgid -B unknown numeric group", argv: []string{"s6-envuidgid", "-B", "root:42", "env"}, wantCode: 1},
+		{name: "S10 s6-envuidgid -nB numeric group", argv: []string{"s6-envuidgid", "-nB", "root:42", "env"}, sortOut: true},
+		{name: "S11 s6-envuidgid -n numeric user", argv: []string{"s6-envuidgid", "-n", "5555", "env"}, sortOut: true},
+		{name: "S12 s6-envuidgid -D defaults for an unknown user", argv: []string{"s6-envuidgid", "-D", "7:8:9,10", "nosuch", "env"}, sortOut: true},
+		{name: "s6-envuidgid -D partial defaults", argv: []string{"s6-envuidgid", "-D", ":8", "nosuch", "env"}, sortOut: true},
+		{name: "s6-envuidgid -D ignored for a known user", argv: []string{"s6-envuidgid", "-D", "7:8:9", "cltest", "env"}, sortOut: true},
+		{name: "S13 s6-envuidgid usage", argv: []string{"s6-envuidgid"}, wantCode: 100},
+		{name: "S13 s6-envuidgid unknown option", argv: []string{"s6-envuidgid", "-x", "cltest", "env"}, wantCode: 100},
+		{name: "s6-envuidgid unknown user", argv: []string{"s6-envuidgid", "nosuch", "env"}, wantCode: 1},
+		{name: "s6-envuidgid missing program", argv: []string{"s6-envuidgid", "cltest", "/nonexistent"}, wantCode: 127},
+
+		{name: "S14 s6-applyuidgid -u -g -G", argv: []string{"s6-applyuidgid", "-u", "2001", "-g", "2001", "-G", "2345,100", "sh", "-c", idScript}},
+		{name: "s6-applyuidgid -G prepends the gid once", argv: []string{"s6-applyuidgid", "-u", "2001", "-g", "2345", "-G", "100,2345", "sh", "-c", idScript}},
+		{name: "s6-applyuidgid -G empty leaves only the gid", argv: []string{"s6-applyuidgid", "-u", "2001", "-g", "2345", "-G", "", "sh", "-c", idScript}},
+		{name: "S16 s6-applyuidgid -u 0 is a no-op", argv: []string{"s6-applyuidgid", "-u", "2001", "-g", "2001", "-G", "", "s6-applyuidgid", "-u", "0", "sh", "-c", idScript}},
+		{name: "S17 s6-applyuidgid -Uz", argv: []string{"s6-applyuidgid", "-Uz", "sh", "-c", idScript + "; env"}, sortOut: true, opts: runOpts{env: []string{"UID=2001", "GID=2001", "GIDLIST=2345"}}},
+		{name: "s6-applyuidgid options apply left to right", argv: []string{"s6-applyuidgid", "-U", "-u", "2002", "sh", "-c", idScript}, opts: runOpts{env: []string{"UID=2001", "GID=2001", "GIDLIST=2345"}}},
+		{name: "S18 s6-applyuidgid -U without GID", argv: []string{"s6-applyuidgid", "-U", "id"}, wantCode: 100, opts: runOpts{env: []string{"UID=2001"}}},
+		{name: "S18 s6-applyuidgid -U without GIDLIST", argv: []string{"s6-applyuidgid", "-U", "id"}, wantCode: 100, opts: runOpts{env: []string{"UID=2001", "GID=2001"}}},
+		{name: "S18 s6-applyuidgid -U without UID", argv: []string{"s6-applyuidgid", "-U", "id"}, wantCode: 100},
+		{name: "S19 s6-applyuidgid invalid $UID", argv: []string{"s6-applyuidgid", "-U", "id"}, wantCode: 100, opts: runOpts{env: []string{"UID=abc", "GID=1", "GIDLIST="}}},
+		{name: "S19 s6-applyuidgid invalid $GIDLIST", argv: []string{"s6-applyuidgid", "-U", "id"}, wantCode: 100, opts: runOpts{env: []string{"UID=1", "GID=1", "GIDLIST=bad"}}},
+		{name: "S20 s6-applyuidgid non-numeric uid", argv: []string{"s6-applyuidgid", "-u", "abc", "id"}, wantCode: 100},
+		{name: "S20 s6-applyuidgid -G stops at garbage", argv: []string{"s6-applyuidgid", "-g", "2001", "-G", "1,x", "sh", "-c", idScript}},
+		{name: "s6-applyuidgid without program", argv: []string{"s6-applyuidgid", "-u", "1"}, wantCode: 100},
+		{name: "s6-applyuidgid unprivileged setgroups fails", argv: []string{"s6-applyuidgid", "-G", "100", "id"}, wantCode: 111, opts: nobody},
+		{name: "s6-applyuidgid unprivileged to oneself", argv: []string{"s6-applyuidgid", "-u", "65534", "-g", "65534", "sh", "-c", idScript}, opts: nobody},
+
+		{name: "S21 s6-softlimit clamps", argv: []string{"s6-softlimit", "-o", "999999999", "sh", "-c", limitsScript}},
+		{name: "S22 s6-softlimit ignores an unknown option", argv: []string{"s6-softlimit", "-z", "1", "true"}, wantCode: 127},
+		{name: "S23 s6-softlimit program not executable", argv: []string{"s6-softlimit", "-o", "10", "./noexec.sh"}, wantCode: 126},
+		{name: "s6-softlimit = and -m", argv: []string{"s6-softlimit", "-m", "100000000", "-c", "=", "sh", "-c", limitsScript}},
+		{name: "s6-softlimit non-numeric", argv: []string{"s6-softlimit", "-o", "abc", "true"}, wantCode: 100},
+		{name: "s6-softlimit without program", argv: []string{"s6-softlimit", "-o", "10"}, wantCode: 100},
+		{name: "s6-softlimit unprivileged", argv: []string{"s6-softlimit", "-o", "33", "sh", "-c", limitsScript}, opts: nobody},
+
+		{name: "s6-envdir skips names with = and dotfiles", argv: []string{"s6-envdir", "envd", "env"}, sortOut: true, opts: runOpts{env: []string{"REMOVEME=1", "A=old"}}},
+		{name: "s6-envdir first line and blanks", argv: []string{"s6-envdir", "envd", "sh", "-c", `echo "[$FOO] [${REMOVEME-unset}] [$NUL] [$EMPTYLINE] [$CR] [$TRAIL]"`}},
+		{name: "s6-envdir -n keeps trailing blanks", argv: []string{"s6-envdir", "-n", "envd", "sh", "-c", `echo "[$FOO] [$CR] [$TRAIL]"`}},
+		{name: "s6-envdir -f whole file", argv: []string{"s6-envdir", "-f", "envd", "sh", "-c", `echo "[$FOO] [$CR] [$EMPTYLINE]"`}},
+		{name: "s6-envdir -fn whole file with final newline", argv: []string{"s6-envdir", "-fn", "envd", "sh", "-c", `echo "[$FOO] [$CR]"`}},
+		{name: "s6-envdir -c replaces NUL", argv: []string{"s6-envdir", "-c", "_", "envd", "sh", "-c", `echo "[$NUL]"`}},
+		{name: "s6-envdir clamps at 4095 bytes", argv: []string{"s6-envdir", "envbig", "sh", "-c", `echo ${#BIG} "[$MULTI]"`}},
+		{name: "s6-envdir -L reads everything", argv: []string{"s6-envdir", "-L", "envbig", "sh", "-c", `echo ${#BIG}`}},
+		{name: "S24 s6-envdir missing directory", argv: []string{"s6-envdir", "/nonexistent", "true"}, wantCode: 111},
+		{name: "S24 s6-envdir subdirectory", argv: []string{"s6-envdir", "envd2", "true"}, wantCode: 111},
+		{name: "S25 s6-envdir -I tolerates a missing directory", argv: []string{"s6-envdir", "-I", "/nonexistent", "sh", "-c", "echo ran"}},
+		{name: "s6-envdir -I still fails on a subdirectory", argv: []string{"s6-envdir", "-I", "envd2", "true"}, wantCode: 111},
+		{name: "S26 s6-envdir usage", argv: []string{"s6-envdir"}, wantCode: 100},
+		{name: "s6-envdir missing program", argv: []string{"s6-envdir", "envd", "/nonexistent"}, wantCode: 127},
+
+		{name: "S29 s6-setlock -n on a held lock", argv: []string{"s6-setlock", "-n", "lk5", "echo", "got"}, wantCode: 1, hold: &heldLock{file: "lk5", posix: true}},
+		{name: "S30 s6-setlock -t times out", argv: []string{"s6-setlock", "-t", "300", "lk5", "echo", "got"}, wantCode: 1, hold: &heldLock{file: "lk5", posix: true}},
+		{name: "s6-setlock -t gets a free lock", argv: []string{"s6-setlock", "-t", "300", "lk6", "echo", "got"}},
+		{name: "s6-setlock ignores a flock on the same file", argv: []string{"s6-setlock", "-n", "lk7", "echo", "got"}, hold: &heldLock{file: "lk7"}},
+		{name: "s6-setlock -r shared lock on an existing file", argv: []string{"s6-setlock", "-r", "noexec.sh", "echo", "got"}},
+		{name: "S31 s6-setlock open failure", argv: []string{"s6-setlock", "/nonexistent/d/lk", "true"}, wantCode: 111},
+		{name: "S32 s6-setlock usage", argv: []string{"s6-setlock"}, wantCode: 100},
+		{name: "s6-setlock bad timeout", argv: []string{"s6-setlock", "-t", "x", "lk", "true"}, wantCode: 100},
+		{name: "s6-setlock missing program", argv: []string{"s6-setlock", "lk9", "/nonexistent"}, wantCode: 127},
+	})
+}
