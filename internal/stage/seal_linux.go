@@ -33,7 +33,7 @@ func SealedSelf() (*os.File, error) {
 		return nil, fmt.Errorf("memfd_create: %w", err)
 	}
 	f := os.NewFile(uintptr(fd), "memfd:cove")
-	if _, err := io.Copy(f, exe); err != nil {
+	if err := copyAll(f, exe); err != nil {
 		f.Close()
 		return nil, fmt.Errorf("copy own executable to memfd: %w", err)
 	}
@@ -45,4 +45,31 @@ func SealedSelf() (*os.File, error) {
 		}
 	}
 	return f, nil
+}
+
+// copyAll copies src to dst in the kernel with sendfile(2), falling back to
+// a user-space copy where sendfile cannot be used.
+func copyAll(dst, src *os.File) error {
+	st, err := src.Stat()
+	if err != nil {
+		return err
+	}
+	if err := unix.Ftruncate(int(dst.Fd()), st.Size()); err != nil {
+		return err
+	}
+	var off int64
+	for off < st.Size() {
+		n, err := unix.Sendfile(int(dst.Fd()), int(src.Fd()), &off, int(st.Size()-off))
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil || n == 0 {
+			if off == 0 {
+				_, err = io.Copy(dst, src)
+				return err
+			}
+			return fmt.Errorf("sendfile at offset %d: %w", off, err)
+		}
+	}
+	return nil
 }
