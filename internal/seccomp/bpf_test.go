@@ -34,13 +34,20 @@ func (d seccompData) bytes() []byte {
 // and rejects out-of-range jumps and loads, so a program it runs is one the
 // kernel would load.
 func runBPF(prog []unix.SockFilter, d seccompData) (uint32, error) {
+	ret, _, err := runBPFSteps(prog, d)
+	return ret, err
+}
+
+// runBPFSteps is runBPF that also counts the instructions executed.
+func runBPFSteps(prog []unix.SockFilter, d seccompData) (ret uint32, steps int, err error) {
 	if len(prog) == 0 || len(prog) > maxInsns {
-		return 0, fmt.Errorf("bad program length %d", len(prog))
+		return 0, 0, fmt.Errorf("bad program length %d", len(prog))
 	}
 	data := d.bytes()
 	var a, x uint32
 	var mem [16]uint32
 	for pc := 0; pc < len(prog); pc++ {
+		steps++
 		in := prog[pc]
 		jump := func(cond bool) error {
 			off := int(in.Jf)
@@ -53,11 +60,10 @@ func runBPF(prog []unix.SockFilter, d seccompData) (uint32, error) {
 			pc += off
 			return nil
 		}
-		var err error
 		switch in.Code {
 		case unix.BPF_LD | unix.BPF_W | unix.BPF_ABS:
 			if in.K%4 != 0 || in.K+4 > uint32(len(data)) {
-				return 0, fmt.Errorf("pc %d: bad load offset %d", pc, in.K)
+				return 0, steps, fmt.Errorf("pc %d: bad load offset %d", pc, in.K)
 			}
 			a = binary.LittleEndian.Uint32(data[in.K:])
 		case unix.BPF_LD | unix.BPF_IMM:
@@ -78,7 +84,7 @@ func runBPF(prog []unix.SockFilter, d seccompData) (uint32, error) {
 			a = x
 		case unix.BPF_JMP | unix.BPF_JA:
 			if pc+1+int(in.K) >= len(prog) {
-				return 0, fmt.Errorf("pc %d: ja out of program", pc)
+				return 0, steps, fmt.Errorf("pc %d: ja out of program", pc)
 			}
 			pc += int(in.K)
 		case unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K:
@@ -90,17 +96,17 @@ func runBPF(prog []unix.SockFilter, d seccompData) (uint32, error) {
 		case unix.BPF_JMP | unix.BPF_JSET | unix.BPF_K:
 			err = jump(a&in.K != 0)
 		case unix.BPF_RET | unix.BPF_K:
-			return in.K, nil
+			return in.K, steps, nil
 		case unix.BPF_RET | unix.BPF_A:
-			return a, nil
+			return a, steps, nil
 		default:
-			return 0, fmt.Errorf("pc %d: unsupported instruction %#x", pc, in.Code)
+			return 0, steps, fmt.Errorf("pc %d: unsupported instruction %#x", pc, in.Code)
 		}
 		if err != nil {
-			return 0, err
+			return 0, steps, err
 		}
 	}
-	return 0, fmt.Errorf("program fell off the end")
+	return 0, steps, fmt.Errorf("program fell off the end")
 }
 
 // verdict decodes a SECCOMP_RET_* value into an Action.

@@ -274,7 +274,19 @@ func TestBuildNoneIsNil(t *testing.T) {
 func TestDefaultProgramLength(t *testing.T) {
 	for _, arch := range testArchs {
 		prog := mustBuild(t, Config{Arch: arch})
-		t.Logf("%s: default policy compiles to %d instructions", arch, len(prog))
+		a, _ := lookupArch(arch)
+		most := 0
+		for nr := 0; nr <= a.maxNr+1; nr++ {
+			_, steps, err := runBPFSteps(prog, seccompData{nr: uint32(nr), arch: a.audit})
+			if err != nil {
+				t.Fatal(err)
+			}
+			most = max(most, steps)
+		}
+		t.Logf("%s: default policy compiles to %d instructions; a call runs at most %d", arch, len(prog), most)
+		if most > 20 {
+			t.Errorf("%s: a call runs %d instructions, want at most 20", arch, most)
+		}
 		if len(prog) > 200 {
 			t.Errorf("%s: default program has %d instructions, want at most 200", arch, len(prog))
 		}
