@@ -1,0 +1,281 @@
+package cove_test
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/covebox/cove"
+	"github.com/covebox/cove/spec"
+)
+
+// The library tests run twice in CI: as the invoking user (root there), and
+// again as an unprivileged uid by TestLibraryAsUnprivilegedUser, which
+// re-executes this test binary with unprivEnv set.
+const unprivEnv = "COVE_TEST_UNPRIVILEGED"
+
+// requireSandbox skips when this kernel cannot give us a user namespace; the
+// probe is a real sandbox start.
+func requireSandbox(t *testing.T) {
+	t.Helper()
+	err := cove.Command(spec.Default(), "true").Run()
+	var se *cove.SetupError
+	if errors.As(err, &se) && se.Step == "namespaces" {
+		t.Skipf("user namespaces unavailable to uid %d: %v", os.Getuid(), err)
+	}
+}
+
+func TestRunExitStatus(t *testing.T) {
+	requireSandbox(t)
+	cases := []struct {
+		name   string
+		script string
+		code   int
+		signal syscall.Signal
+	}{
+		{"zero is success", "exit 0", 0, 0},
+		{"exit code passes through", "exit 42", 42, 0},
+		{"killed by a signal is 128+N", "kill -9 $$", 137, syscall.SIGKILL},
+		{"terminated by SIGTERM", "kill -TERM $$", 143, syscall.SIGTERM},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			err := cove.Command(spec.Default(), "sh", "-c", c.script).Run()
+			if c.code == 0 {
+				if err != nil {
+					t.Fatalf("Run: %v", err)
+				}
+				return
+			}
+			var ee *cove.ExitError
+			if !errors.As(err, &ee) {
+				t.Fatalf("Run: got %v (%T), want *ExitError", err, err)
+			}
+			if ee.ExitCode() != c.code || ee.Signal != c.signal {
+				t.Fatalf("got code %d signal %d, want %d and %d", ee.ExitCode(), ee.Signal, c.code, c.signal)
+			}
+		})
+	}
+}
+
+func TestSetupErrors(t *testing.T) {
+	requireSandbox(t)
+	cases := []struct {
+		name  string
+		cmd   *cove.Cmd
+		code  int
+		field string
+	}{
+		{"missing command is 127", cove.Command(spec.Default(), "no-such-command-xyz"), 127, ""},
+		{"non-executable file is 126", cove.Command(spec.Default(), "/etc/hostname"), 126, ""},
+		{"missing bind source is 125 naming the operation", func() *cove.Cmd {
+			s := spec.Default()
+			s.Filesystem = append(s.Filesystem, spec.Mount{Type: spec.Bind, Src: "/no/such/dir", Dst: "/x"})
+			return cove.Command(s, "true")
+		}(), 125, "filesystem[12]"},
+		{"invalid spec is 125 naming the field", func() *cove.Cmd {
+			s := spec.Default()
+			s.Cwd = "relative"
+			return cove.Command(s, "true")
+		}(), 125, "cwd"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			err := c.cmd.Run()
+			var se *cove.SetupError
+			if !errors.As(err, &se) {
+				t.Fatalf("got %v (%T), want *SetupError", err, err)
+			}
+			if se.ExitCode() != c.code || se.Field != c.field {
+				t.Fatalf("got code %d field %q (%v), want %d and %q", se.Code, se.Field, err, c.code, c.field)
+			}
+		})
+	}
+}
+
+func TestOutputAndSandbox(t *testing.T) {
+	requireSandbox(t)
+	out, err := cove.Command(spec.Default(), "sh", "-c",
+		`hostname; grep -E '^(NoNewPrivs|CapEff|CapBnd)' /proc/self/status; ls /proc/self/fd | wc -l; tr '\0' ' ' </proc/1/cmdline`).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "cove\nCapEff:\t0000000000000000\nCapBnd:\t0000000000000000\nNoNewPrivs:\t1\n"
+	if !strings.HasPrefix(string(out), want) {
+		t.Fatalf("got\n%s\nwant prefix\n%s", out, want)
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	// ls sees 0, 1, 2 and its own directory fd; PID 1 is cove's init.
+	if lines[len(lines)-2] != "4" || lines[len(lines)-1] != "cove-init" {
+		t.Fatalf("fd count and pid 1: got %q and %q, want 4 and cove-init", lines[len(lines)-2], lines[len(lines)-1])
+	}
+}
+
+func TestOutputExitErrorCarriesStderr(t *testing.T) {
+	requireSandbox(t)
+	_, err := cove.Command(spec.Default(), "sh", "-c", "echo oops >&2; exit 3").Output()
+	var ee *cove.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 3 || string(ee.Stderr) != "oops\n" {
+		t.Fatalf("got %v (stderr %q), want exit 3 with stderr oops", err, func() []byte {
+			if ee != nil {
+				return ee.Stderr
+			}
+			return nil
+		}())
+	}
+}
+
+func TestExtraFilesAreTheOnlyExtraFds(t *testing.T) {
+	requireSandbox(t)
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	stray, _ := os.Open("/dev/null") // open in the caller, must not leak
+	defer stray.Close()
+	cmd := cove.Command(spec.Default(), "sh", "-c", `echo via-fd3 >&3; n=0; while [ $n -lt 100 ]; do [ -e /proc/self/fd/$n ] && echo $n; n=$((n+1)); done`)
+	cmd.ExtraFiles = []*os.File{w}
+	var out bytes.Buffer
+	cmd.Stdout = &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	got, _ := io.ReadAll(r)
+	if err := cmd.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != "via-fd3\n" {
+		t.Fatalf("fd 3 got %q", got)
+	}
+	if fds := strings.Fields(out.String()); strings.Join(fds, " ") != "0 1 2 3" {
+		t.Fatalf("fds inside: %v, want 0 1 2 3", fds)
+	}
+}
+
+func TestEventsOrderAndSingleExit(t *testing.T) {
+	requireSandbox(t)
+	cmd := cove.Command(spec.Default(), "sh", "-c",
+		"echo one; sleep 0.1; echo two >&2; sleep 0.1; echo three; exit 7")
+	var got []string
+	exits := 0
+	var last cove.Event
+	for ev := range cmd.Events() {
+		switch ev.Kind {
+		case cove.Stdout, cove.Stderr:
+			got = append(got, ev.Kind.String()+":"+strings.TrimSpace(string(ev.Data)))
+		case cove.Exit:
+			exits++
+			last = ev
+		}
+	}
+	want := "stdout:one stderr:two stdout:three"
+	if strings.Join(got, " ") != want {
+		t.Fatalf("events %q, want %q", strings.Join(got, " "), want)
+	}
+	if exits != 1 || last.Code != 7 || last.Signal != 0 || last.Err != nil {
+		t.Fatalf("exit events %d, last %+v; want one with code 7", exits, last)
+	}
+}
+
+func TestEventsSignalAndSetupFailure(t *testing.T) {
+	requireSandbox(t)
+	var last cove.Event
+	n := 0
+	for ev := range cove.Command(spec.Default(), "sh", "-c", "kill -KILL $$").Events() {
+		last, n = ev, n+1
+	}
+	if n != 1 || last.Kind != cove.Exit || last.Code != 137 || last.Signal != syscall.SIGKILL {
+		t.Fatalf("got %d events, last %+v; want one exit with signal 9", n, last)
+	}
+	n = 0
+	for ev := range cove.Command(spec.Default(), "no-such-command-xyz").Events() {
+		last, n = ev, n+1
+	}
+	var se *cove.SetupError
+	if n != 1 || last.Code != 127 || !errors.As(last.Err, &se) {
+		t.Fatalf("got %d events, last %+v; want one exit 127 with a SetupError", n, last)
+	}
+}
+
+func TestEventsStopEarlyKillsSandbox(t *testing.T) {
+	requireSandbox(t)
+	cmd := cove.Command(spec.Default(), "sh", "-c", "while :; do echo tick; sleep 0.05; done")
+	start := time.Now()
+	for ev := range cmd.Events() {
+		if ev.Kind == cove.Stdout {
+			break
+		}
+	}
+	if time.Since(start) > 5*time.Second {
+		t.Fatal("stopping the iteration did not end the sandbox promptly")
+	}
+	if pid := cmd.InitPid(); pid != 0 {
+		if err := syscall.Kill(pid, 0); err == nil {
+			t.Fatalf("sandbox init %d still alive after the iteration stopped", pid)
+		}
+	}
+}
+
+func TestTimeoutKillsTheTree(t *testing.T) {
+	requireSandbox(t)
+	s := spec.Default()
+	s.Lifecycle.Timeout = spec.Duration(300 * time.Millisecond)
+	start := time.Now()
+	err := cove.Command(s, "sh", "-c", "sleep 30 & sleep 30").Run()
+	var ee *cove.ExitError
+	if !errors.As(err, &ee) || !ee.TimedOut || ee.ExitCode() != 137 {
+		t.Fatalf("got %v, want a timed-out ExitError with code 137", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("timeout took %v", d)
+	}
+}
+
+// TestLibraryAsUnprivilegedUser re-runs this package's tests as uid 65534.
+func TestLibraryAsUnprivilegedUser(t *testing.T) {
+	if os.Getenv(unprivEnv) != "" {
+		t.Skip("already running unprivileged")
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("already unprivileged (euid != 0): the other tests cover this user")
+	}
+	dir := t.TempDir()
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for d := filepath.Dir(dir); d != "/"; d = filepath.Dir(d) {
+		st, err := os.Stat(d)
+		if err == nil && st.Mode().Perm()&0o001 == 0 {
+			t.Skipf("%s is not searchable by others; cannot hand the test binary to uid 65534", d)
+		}
+	}
+	bin := filepath.Join(dir, "cove.test")
+	self, err := os.ReadFile("/proc/self/exe")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bin, self, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "-test.run", "^Test(Run|Setup|Output|Extra|Events|Timeout)", "-test.count=1", "-test.v")
+	cmd.Env = append(os.Environ(), unprivEnv+"=1", "HOME=/nonexistent")
+	cmd.Dir = dir
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534, NoSetGroups: false}}
+	out, err := cmd.CombinedOutput()
+	t.Logf("as uid 65534:\n%s", out)
+	if err != nil {
+		t.Fatalf("library tests failed as uid 65534: %v", err)
+	}
+	if strings.Contains(string(out), "--- SKIP") && strings.Contains(string(out), "user namespaces unavailable") {
+		t.Fatalf("unprivileged run skipped everything: user namespaces unavailable to uid 65534")
+	}
+}
