@@ -35,13 +35,6 @@ func (a *asm) newLabel() label {
 // place binds l to the next instruction emitted.
 func (a *asm) place(l label) { a.pos[l] = len(a.insns) }
 
-// here returns a new label bound to the next instruction emitted.
-func (a *asm) here() label {
-	l := a.newLabel()
-	a.place(l)
-	return l
-}
-
 func (a *asm) loadAbs(off uint32) {
 	a.insns = append(a.insns, insn{code: unix.BPF_LD | unix.BPF_W | unix.BPF_ABS, k: off})
 }

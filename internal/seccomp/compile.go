@@ -235,13 +235,14 @@ func emitCondCode(as *asm, c Cond, narrow bool, acc int, pass, fail label) int {
 			as.place(next)
 		}
 		if vlo == mlo && mlo != 0 && (vlo&(vlo-1)) == 0 {
-			// Single bit: "& BIT != 0" / "& BIT == BIT" is a jset.
+			// "& BIT == BIT" tests one bit: a jset, and A stays the low word.
 			load(lo)
 			t, f := eq(pass, fail)
 			as.jump(unix.BPF_JSET, mlo, t, f)
 			return acc
 		}
 		if vlo == 0 {
+			// "& M == 0" holds when jset finds no bit of M.
 			load(lo)
 			t, f := eq(pass, fail)
 			as.jump(unix.BPF_JSET, mlo, f, t)

@@ -66,7 +66,8 @@ func TestCondCompileMatchesReference(t *testing.T) {
 		}
 		c := Cond{Arg: 1, Op: Op(r.IntN(6)), Value: randValue(r)}
 		if r.IntN(2) == 0 {
-			c.Masked, c.Op, c.Mask = true, Op(r.IntN(2)), randValue(r)|randValue(r)
+			m1, m2 := randValue(r), randValue(r)
+			c.Masked, c.Op, c.Mask = true, Op(r.IntN(2)), m1|m2
 			if r.IntN(3) == 0 {
 				c.Mask = 1 << r.IntN(64)
 			}
@@ -127,8 +128,17 @@ func TestConjunctionsAndLongJumps(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			trampolines := 0
+			for _, in := range prog {
+				if in.Code == unix.BPF_JMP|unix.BPF_JA {
+					trampolines++
+				}
+			}
+			if trampolines == 0 {
+				t.Fatalf("%s: %d instructions without a single ja: the test no longer exercises long jumps", arch, len(prog))
+			}
 			if round == 0 {
-				t.Logf("%s: %d rules compile to %d instructions", arch, len(p.Rules), len(prog))
+				t.Logf("%s: %d rules compile to %d instructions with %d trampolines", arch, len(p.Rules), len(prog), trampolines)
 			}
 			for k := 0; k < 300; k++ {
 				call := calls[r.IntN(len(calls))]
@@ -234,5 +244,31 @@ func TestPolicyWithUnknownNamesFailsToCompile(t *testing.T) {
 	p = &Policy{Default: Allow, Rules: []Rule{{Names: []string{"ioctl"}, Conds: []Cond{{Arg: 1, Value: 1 << 40}}, Action: Deny, Origin: "rule 1"}}}
 	if _, err := p.Compile("x86_64"); err == nil {
 		t.Error("a 64-bit value on ioctl's 32-bit request compiled")
+	}
+}
+
+// TestLongConjunction makes every condition's fail jump span hundreds of
+// instructions, so most conditional jumps need a trampoline.
+func TestLongConjunction(t *testing.T) {
+	r := Rule{Names: []string{"lseek"}, Action: Errno(unix.EDOM), Origin: "test"}
+	for i := 0; i < 150; i++ {
+		r.Conds = append(r.Conds, Cond{Arg: 1, Op: OpNe, Value: uint64(i) << 31})
+	}
+	p := &Policy{Default: Allow, Rules: []Rule{r}}
+	for _, arch := range testArchs {
+		prog, err := p.Compile(arch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("%s: %d instructions", arch, len(prog))
+		for _, v := range []uint64{0, 1 << 31, 149 << 31, 150 << 31, 1, 5, 1<<31 + 1, ^uint64(0)} {
+			want := Errno(unix.EDOM)
+			if v%(1<<31) == 0 && v>>31 < 150 {
+				want = Allow
+			}
+			if got := eval(t, prog, arch, "lseek", 0, v); got != want {
+				t.Errorf("%s: lseek(0, %#x) = %v, want %v", arch, v, got, want)
+			}
+		}
 	}
 }

@@ -171,7 +171,7 @@ func TestFilterPrologue(t *testing.T) {
 		{"aarch64 call on x86_64 kills", "x86_64", "default", seccompData{nr: 63, arch: unix.AUDIT_ARCH_AARCH64}, Action{Kind: ActKillProcess}},
 		{"arm call on aarch64 kills", "aarch64", "default", seccompData{nr: 3, arch: unix.AUDIT_ARCH_ARM}, Action{Kind: ActKillProcess}},
 		{"x86_64 call on aarch64 kills", "aarch64", "default", seccompData{nr: 0, arch: unix.AUDIT_ARCH_X86_64}, Action{Kind: ActKillProcess}},
-		{"x32 read is refused", "x86_64", "default", seccompData{nr: x32SyscallBit | 0, arch: unix.AUDIT_ARCH_X86_64}, enosys},
+		{"x32 read is refused", "x86_64", "default", seccompData{nr: x32SyscallBit, arch: unix.AUDIT_ARCH_X86_64}, enosys},
 		{"x32 mount is refused", "x86_64", "default", seccompData{nr: x32SyscallBit | 165, arch: unix.AUDIT_ARCH_X86_64}, enosys},
 		{"x32 bit refused even with the none+deny policy", "x86_64", "none", seccompData{nr: x32SyscallBit | 1, arch: unix.AUDIT_ARCH_X86_64}, enosys},
 		{"number past the table is ENOSYS (x86_64)", "x86_64", "default", seccompData{nr: 1000, arch: unix.AUDIT_ARCH_X86_64}, enosys},
