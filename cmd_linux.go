@@ -37,7 +37,7 @@ func (c *Cmd) Start() error {
 	c.started = true
 	if c.Terminal {
 		if f, ok := c.Stdin.(*os.File); !ok || f == nil {
-			return &SetupError{Step: "terminal", Code: 125, Err: errors.New("Terminal needs Stdin to be a terminal *os.File")}
+			return &SetupError{Step: "terminal", Code: 125, Err: errors.New("the Terminal field needs Stdin to be a terminal *os.File")}
 		}
 	}
 	p, err := compile(c)

@@ -11,8 +11,8 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/covebox/cove"
 	"github.com/covebox/cove/chain"
+	"github.com/covebox/cove/internal/audit"
 )
 
 // Version is the cove version, set at build time with
@@ -41,6 +41,7 @@ func commands() []command {
 		{"run", "run a command in a new sandbox (the built-in default profile)", runMain},
 		{"exec", "change process attributes (user, groups, caps, limits, root...) and exec a command in place", func(a []string, _, _ io.Writer) int { return chain.ExecMain(a) }},
 		{"install-links", "create links named after the drop-in tools (setuidgid, envdir, chpst, ...)", func(a []string, _, _ io.Writer) int { return chain.InstallLinksMain(a) }},
+		{"audit", "report a process's isolation: namespaces, ids, capabilities, seccomp, limits", audit.Main},
 		{"version", "print cove's version", versionMain},
 		{"help", "list commands, or show one command's help", nil},
 	}
@@ -103,5 +104,3 @@ func versionMain(args []string, stdout, _ io.Writer) int {
 	fmt.Fprintf(stdout, "cove %s\n", Version)
 	return 0
 }
-
-var _ = cove.Command

@@ -1,0 +1,59 @@
+# cove — build, check and test. `make ci` is what .ci/run (CI) runs.
+SHELL := /bin/bash
+export PATH := /usr/local/go/bin:$(HOME)/go/bin:$(PATH)
+GO ?= go
+BIN ?= bin/cove
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -s -w -X main.Version=$(VERSION)
+# Packages that start goroutines: run under the race detector.
+RACE_PKGS := . ./internal/stage ./cmd/cove ./dive/...
+FUZZTIME ?= 15s
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+
+.PHONY: all build deps check test race fuzz ci bench clean demo
+
+all: build
+
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/cove
+
+# The built-in default sandbox, on this machine.
+demo: build
+	$(BIN) run -- sh -c 'id; hostname; ls /'
+
+# Install what the tests need: peer tools for differential tests and
+# benchmarks. Needs root and apt; on other systems install them by hand.
+deps:
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get update -qq && apt-get install -y -qq --no-install-recommends \
+			bubblewrap uidmap daemontools runit s6 iproute2 procps hyperfine >/dev/null; \
+	else echo "make deps: not root or no apt-get; install bubblewrap uidmap daemontools runit s6 yourself"; fi
+
+check:
+	@test -z "$$(gofmt -l .)" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
+	$(GO) vet ./...
+	CGO_ENABLED=0 $(GO) build ./...
+	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build ./...
+	$(GO) run $(STATICCHECK) ./...
+
+test:
+	CGO_ENABLED=0 $(GO) test -count=1 ./...
+
+race:
+	CGO_ENABLED=1 $(GO) test -race -count=1 $(RACE_PKGS)
+
+fuzz:
+	@for t in $$($(GO) test -list 'Fuzz.*' ./dive/proto1100 | grep ^Fuzz); do \
+		$(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) ./dive/proto1100 || exit 1; done
+	@for p in ./dive/wire; do [ -d $$p ] || continue; \
+		for t in $$($(GO) test -list 'Fuzz.*' $$p | grep ^Fuzz); do \
+		$(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$p || exit 1; done; done
+
+ci: deps check test race fuzz
+
+bench: build
+	$(GO) run ./bench -cove $(BIN)
+
+clean:
+	rm -rf bin
