@@ -3,7 +3,6 @@ package wire
 import (
 	"encoding/binary"
 	"fmt"
-	"math"
 )
 
 // reader decodes little-endian fields from a payload; the first failure
@@ -90,11 +89,4 @@ func appendU64(b []byte, v uint64) []byte { return binary.LittleEndian.AppendUin
 
 func appendStr(b []byte, s string) []byte {
 	return append(appendU32(b, uint32(len(s))), s...)
-}
-
-func checkLen(field string, s string) error {
-	if len(s) > math.MaxUint32 {
-		return fmt.Errorf("%s: %w", field, ErrTooMany)
-	}
-	return nil
 }

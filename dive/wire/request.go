@@ -32,6 +32,9 @@ const (
 	DirPath    DirKind = 2 // a path resolved by the server (CapPaths)
 )
 
+// MaxPathLen bounds a path in a Request (PATH_MAX).
+const MaxPathLen = 4096
+
 // Dir names the program's working or root directory.
 type Dir struct {
 	Kind DirKind
@@ -76,9 +79,6 @@ const (
 	reqUmask    = 1 << 2
 	reqKnown    = reqTerminal | reqWinSize | reqUmask
 )
-
-// fixedRequest is the size of the fixed part of a Request payload.
-const fixedRequest = 24
 
 func (q Request) encode(b []byte) ([]byte, []int, error) {
 	if err := checkRequest(q); err != nil {
@@ -185,6 +185,9 @@ func checkDir(name string, d Dir) error {
 		if d.Path == "" || strings.IndexByte(d.Path, 0) >= 0 || d.FD != 0 && d.FD != NoFD {
 			return fmt.Errorf("%s: path %q: %w", name, d.Path, ErrBadValue)
 		}
+		if len(d.Path) > MaxPathLen {
+			return fmt.Errorf("%s: path of %d bytes (limit %d): %w", name, len(d.Path), MaxPathLen, ErrTooMany)
+		}
 	default:
 		return fmt.Errorf("%s: kind %d: %w", name, d.Kind, ErrBadValue)
 	}
@@ -282,7 +285,7 @@ func decodeRequest(r *reader, fds []int, lim Limits) (Message, error) {
 	}
 	for _, d := range []*Dir{&q.Cwd, &q.Root} {
 		if d.Kind == DirPath {
-			d.Path = r.str("path", 4096)
+			d.Path = r.str("path", MaxPathLen)
 		}
 	}
 	q.Argv = readStrings(r, "argv", lim.Args, lim.ArgBytes)
