@@ -3,7 +3,6 @@ package chain
 import (
 	"errors"
 	"fmt"
-	"io/fs"
 	"strconv"
 
 	"github.com/moby/sys/user"
@@ -85,9 +84,6 @@ func (db accountDB) memberOf(name string) ([]int, error) {
 	}
 	return gids, nil
 }
-
-// isMissingFile reports whether err comes from a database file that does not exist.
-func isMissingFile(err error) bool { return errors.Is(err, fs.ErrNotExist) }
 
 // parseID parses a decimal uid or gid: digits only, no sign, at most 2^32-2 (the kernel reserves
 // -1).

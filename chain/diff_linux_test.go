@@ -1,7 +1,6 @@
 package chain
 
 import (
-	"os"
 	"path/filepath"
 	"testing"
 
@@ -135,11 +134,4 @@ func TestDaemontoolsDifferential(t *testing.T) {
 		{name: "setlock -x still reports a missing program", argv: []string{"setlock", "-x", "lk", "/nonexistent"}, wantCode: 111},
 		{name: "setlock unprivileged in a writable directory", argv: []string{"setlock", "locks/lk-nobody", "echo", "ok"}, opts: nobody},
 	})
-}
-
-func TestMain_fixtureIsClean(t *testing.T) {
-	fx := getFixture(t)
-	if _, err := os.Stat(filepath.Join(fx.bin, "setuidgid")); err != nil {
-		t.Fatal(err)
-	}
 }

@@ -132,6 +132,9 @@ func buildFixture() (*fixture, error) {
 		if err := copyFile(self, filepath.Join(dir, "root/bin/hello"), 0o755); err != nil {
 			return nil, err
 		}
+		if err := os.Symlink("hello", filepath.Join(dir, "root/bin/setuidgid-fromenv")); err != nil {
+			return nil, err
+		}
 	}
 	return fx, nil
 }

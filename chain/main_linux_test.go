@@ -28,7 +28,11 @@ func TestMain(m *testing.M) {
 	if fn := Lookup(name); fn != nil {
 		os.Exit(fn(os.Args))
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	if fixtureVal != nil {
+		os.RemoveAll(fixtureVal.dir)
+	}
+	os.Exit(code)
 }
 
 const (

@@ -118,7 +118,6 @@ func s6ApplyuidgidMain(argv []string) int {
 				}
 				switch v {
 				case "UID":
-					ok = false
 					if uid, ok = parseID(s); !ok {
 						return t.fail(100, "fatal: invalid $UID")
 					}
