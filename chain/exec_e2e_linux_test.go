@@ -165,8 +165,8 @@ func startNamespaced(t *testing.T, flags uintptr, script string) int {
 // replace a foreign file without --force.
 func TestInstallLinks(t *testing.T) {
 	fx := getFixture(t)
-	dir := filepath.Join(fx.dir, "links")
-	if err := os.Mkdir(dir, 0o755); err != nil {
+	dir, err := os.MkdirTemp(fx.dir, "links-")
+	if err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(filepath.Join(dir, "envdir"), []byte("foreign"), 0o755); err != nil {
