@@ -27,21 +27,24 @@ func maskOf(b Buffer) []byte {
 	return m
 }
 
-// consumed returns what a decoder read from b: the bytes and the descriptors
-// attached to them.
-func consumed(b *Buffer) ([]byte, []Rights) {
+// prefix returns the first end bytes of b and the descriptors attached to
+// them.
+func prefix(b *Buffer, end int) ([]byte, []Rights) {
 	var fds []Rights
 	for _, r := range b.FDs {
-		if r.Offset < b.off {
+		if r.Offset < end {
 			fds = append(fds, r)
 		}
 	}
-	return b.Data[:b.off], fds
+	return b.Data[:end], fds
 }
 
-func checkReencode(t *testing.T, in *Buffer, out Buffer) {
+// checkReencode compares out with the bytes of in up to end, the offset
+// after the last message that decoded (a failed message may have consumed
+// bytes too).
+func checkReencode(t *testing.T, in *Buffer, end int, out Buffer) {
 	t.Helper()
-	data, fds := consumed(in)
+	data, fds := prefix(in, end)
 	if !bytes.Equal(out.Data, data) || (len(fds) > 0 || len(out.FDs) > 0) && !reflect.DeepEqual(out.FDs, fds) {
 		t.Fatalf("re-encoding differs:\n got %x %v\nwant %x %v", out.Data, out.FDs, data, fds)
 	}
@@ -82,7 +85,7 @@ func FuzzDecode1100Request(f *testing.F) {
 				t.Fatalf("accepted signal channel %+v does not encode: %v", ch, err)
 			}
 		}
-		checkReencode(t, in, out)
+		checkReencode(t, in, in.Offset(), out)
 	})
 }
 
@@ -107,22 +110,32 @@ func FuzzDecode1100Reply(f *testing.F) {
 		if err := e.WriteHello(h); err != nil {
 			t.Fatalf("accepted hello %+v does not encode: %v", h, err)
 		}
-		if w, err := d.ReadWaitReply(); err == nil {
-			if err := e.WriteWaitReply(w); err != nil {
-				t.Fatal(err)
-			}
-			if s, err := d.ReadStarted(); err == nil {
-				if err := e.WriteStarted(s); err != nil {
-					t.Fatalf("accepted started %+v does not encode: %v", s, err)
-				}
-				if x, err := d.ReadExit(); err == nil {
-					if err := e.WriteExit(x); err != nil {
-						t.Fatalf("accepted exit %+v does not encode: %v", x, err)
-					}
-				}
-			}
+		end := in.Offset()
+		defer func() { checkReencode(t, in, end, out) }()
+		w, err := d.ReadWaitReply()
+		if err != nil {
+			return
 		}
-		checkReencode(t, in, out)
+		if err := e.WriteWaitReply(w); err != nil {
+			t.Fatal(err)
+		}
+		end = in.Offset()
+		s, err := d.ReadStarted()
+		if err != nil {
+			return
+		}
+		if err := e.WriteStarted(s); err != nil {
+			t.Fatalf("accepted started %+v does not encode: %v", s, err)
+		}
+		end = in.Offset()
+		x, err := d.ReadExit()
+		if err != nil {
+			return
+		}
+		if err := e.WriteExit(x); err != nil {
+			t.Fatalf("accepted exit %+v does not encode: %v", x, err)
+		}
+		end = in.Offset()
 	})
 }
 
