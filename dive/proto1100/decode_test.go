@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"slices"
+	"strconv"
 	"testing"
 )
 
@@ -177,8 +178,8 @@ func TestLayouts(t *testing.T) {
 	if _, err := NewDecoder(&Buffer{}, Layout(0), Limits{}); !errors.Is(err, ErrLayout) {
 		t.Errorf("zero layout accepted: %v", err)
 	}
-	if l := NativeLayout(); !l.Valid() {
-		t.Errorf("NativeLayout() = %v", l)
+	if l := NativeLayout(); !l.Valid() || l.LongSize() != strconv.IntSize/8 {
+		t.Errorf("NativeLayout() = %v with %d-byte long on a %d-bit machine", l, l.LongSize(), strconv.IntSize)
 	}
 }
 
