@@ -32,6 +32,12 @@ type Cmd struct {
 	// Terminal makes Stdin, which must be a terminal (an *os.File), the
 	// program's controlling terminal.
 	Terminal bool
+	// ReexecInit runs the sandbox's init as a re-executed, sealed copy of
+	// this binary (Go code inside the namespaces) instead of inside the
+	// launcher's child. It is slower (a second Go runtime and a copy of the
+	// binary) and is chosen automatically when the Spec needs it (Landlock
+	// rules).
+	ReexecInit bool
 
 	// Pid is the host pid of the program once Start has returned (0 if the
 	// kernel could not tell it).

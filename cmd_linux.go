@@ -12,11 +12,21 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/covebox/cove/internal/launch"
+	"github.com/covebox/cove/internal/mount"
 	"github.com/covebox/cove/internal/stage"
 )
 
-// running is the state of a started Cmd.
+// running is the state of a started Cmd: either a sandbox init inside the
+// launcher (direct) or a re-executed stage 1 (proc).
 type running struct {
+	// direct
+	initPid   int
+	ctl       int
+	copies    sync.WaitGroup
+	closers   []io.Closer
+	childEnds []*os.File
+	// re-executed stage 1
 	proc  *stage.Process
 	pidfd int
 }
@@ -44,6 +54,198 @@ func (c *Cmd) Start() error {
 	if err != nil {
 		return err
 	}
+	if c.ReexecInit || needsReexec(&p.cfg.Payload) {
+		err = c.startReexec(p)
+	} else {
+		err = c.startDirect(p)
+	}
+	if err != nil {
+		return err
+	}
+	if t := time.Duration(specOf(c).Lifecycle.Timeout); t > 0 {
+		c.timer = time.AfterFunc(t, func() {
+			c.mu.Lock()
+			c.timedOut = true
+			c.mu.Unlock()
+			c.kill()
+		})
+	}
+	return nil
+}
+
+// needsReexec tells whether the sandbox needs the re-executed Go init:
+// Landlock rules are resolved inside the sandbox by Go code.
+func needsReexec(pl *stage.Payload) bool {
+	return len(pl.Landlock.RO)+len(pl.Landlock.RW)+len(pl.Landlock.Exec) > 0
+}
+
+// startDirect runs the sandbox init inside the launcher's child: no second Go
+// runtime, no copy of the binary.
+func (c *Cmd) startDirect(p *plan) error {
+	r := &running{initPid: -1, ctl: -1, pidfd: -1}
+	ok := false
+	defer func() {
+		if !ok {
+			r.closeAll()
+		}
+	}()
+	files, err := r.stdio(c)
+	if err != nil {
+		return &SetupError{Step: "stdio", Code: 125, Err: err}
+	}
+	base, err := mount.ScratchDir(func(d string) (bool, error) {
+		st, err := os.Lstat(d)
+		return err == nil && st.IsDir(), err
+	})
+	if err != nil {
+		return &SetupError{Step: "mount", Code: 125, Err: err}
+	}
+	lp, cleanup, err := stage.LaunchParams(&p.cfg.Payload, files)
+	defer cleanup()
+	if err != nil {
+		return &SetupError{Step: "prepare", Code: 125, Err: err}
+	}
+	o := p.opts
+	program := p.cfg.Plan.Program(base)
+	lp.Sandbox = &launch.Sandbox{
+		Cloneflags: o.Cloneflags, UIDMap: o.UIDMap, GIDMap: o.GIDMap, Setgroups: o.Setgroups,
+		InitUID: int(o.UID), InitGID: int(o.GID), ClearGroups: o.Setgroups,
+		Program: program, Hostname: p.cfg.Hostname, Loopback: p.cfg.Loopback,
+		Signals: stage.Forwarded(),
+	}
+	st, err := launch.StartSandbox(lp)
+	r.closeChildEnds()
+	if err != nil {
+		return launchError(err, program)
+	}
+	r.initPid, r.ctl = st.InitPid, st.Control
+	c.Pid = st.Pid
+	c.run = r
+	ok = true
+	return nil
+}
+
+// stdio returns the program's fd table (in this process's numbering) for
+// c's Stdin, Stdout, Stderr and ExtraFiles, with os/exec's rules: nil is
+// /dev/null, an *os.File is passed as it is, anything else goes through a
+// pipe copied by a goroutine.
+func (r *running) stdio(c *Cmd) ([]int, error) {
+	var files []int
+	null := func(flag int) (int, error) {
+		f, err := os.OpenFile(os.DevNull, flag, 0)
+		if err != nil {
+			return -1, err
+		}
+		r.closers = append(r.closers, f)
+		r.childEnds = append(r.childEnds, f)
+		return int(f.Fd()), nil
+	}
+	// stdin
+	switch in := c.Stdin.(type) {
+	case nil:
+		fd, err := null(os.O_RDONLY)
+		if err != nil {
+			return nil, err
+		}
+		files = append(files, fd)
+	case *os.File:
+		files = append(files, int(in.Fd()))
+	default:
+		pr, pw, err := os.Pipe()
+		if err != nil {
+			return nil, err
+		}
+		r.childEnds = append(r.childEnds, pr)
+		r.closers = append(r.closers, pr, pw)
+		files = append(files, int(pr.Fd()))
+		go func() {
+			io.Copy(pw, in)
+			pw.Close()
+		}()
+	}
+	for _, w := range []io.Writer{c.Stdout, c.Stderr} {
+		switch out := w.(type) {
+		case nil:
+			fd, err := null(os.O_WRONLY)
+			if err != nil {
+				return nil, err
+			}
+			files = append(files, fd)
+		case *os.File:
+			files = append(files, int(out.Fd()))
+		default:
+			pr, pw, err := os.Pipe()
+			if err != nil {
+				return nil, err
+			}
+			r.childEnds = append(r.childEnds, pw)
+			r.closers = append(r.closers, pr, pw)
+			files = append(files, int(pw.Fd()))
+			r.copies.Add(1)
+			go func() {
+				defer r.copies.Done()
+				io.Copy(out, pr)
+				pr.Close()
+			}()
+		}
+	}
+	for _, f := range c.ExtraFiles {
+		if f == nil {
+			files = append(files, -1)
+			continue
+		}
+		files = append(files, int(f.Fd()))
+	}
+	return files, nil
+}
+
+// closeChildEnds closes our copies of the fds only the program should hold,
+// so that the copying goroutines see EOF when the program is done.
+func (r *running) closeChildEnds() {
+	for _, f := range r.childEnds {
+		f.Close()
+	}
+	r.childEnds = nil
+}
+
+func (r *running) closeAll() {
+	r.closeChildEnds()
+	for _, c := range r.closers {
+		c.Close()
+	}
+	if r.ctl >= 0 {
+		unix.Close(r.ctl)
+		r.ctl = -1
+	}
+}
+
+// launchError turns a launcher failure into a SetupError with cove's exit
+// code: 127 when the command does not exist, 126 when it cannot be executed,
+// 125 for every other step.
+func launchError(err error, program []launch.Insn) error {
+	var le *launch.Error
+	if !errors.As(err, &le) {
+		return &SetupError{Step: "namespaces", Code: 125, Err: explainSpawn(err), Errno: errnoOf(err)}
+	}
+	se := &SetupError{Step: le.Step.String(), Code: 125, Err: err, Errno: le.Errno}
+	switch le.Step {
+	case launch.StepExec:
+		se.Code = 126
+		if le.Errno == unix.ENOENT || le.Errno == unix.ENOTDIR {
+			se.Code = 127
+		}
+	case launch.StepMountProgram:
+		if le.Index < len(program) && program[le.Index].Index >= 0 {
+			se.Field = fmt.Sprintf("filesystem[%d]", program[le.Index].Index)
+			se.Err = fmt.Errorf("%s: %w", program[le.Index].What, le.Errno)
+		}
+	}
+	return se
+}
+
+// startReexec runs the sandbox init as a re-executed, sealed copy of this
+// binary (stage 1, Go).
+func (c *Cmd) startReexec(p *plan) error {
 	exe, err := sealedSelf()
 	if err != nil {
 		return &SetupError{Step: "seal", Code: 125, Err: err}
@@ -66,19 +268,11 @@ func (c *Cmd) Start() error {
 		}
 		return &SetupError{Step: "init", Code: 125, Err: fmt.Errorf("sandbox init failed: %w", err)}
 	}
-	c.run = &running{proc: proc, pidfd: -1}
+	c.run = &running{initPid: -1, ctl: -1, proc: proc, pidfd: -1}
 	c.Pid = m.HostPid
 	if len(fds) > 0 {
 		c.run.pidfd = fds[0]
 		closeFds(fds[1:])
-	}
-	if t := time.Duration(specOf(c).Lifecycle.Timeout); t > 0 {
-		c.timer = time.AfterFunc(t, func() {
-			c.mu.Lock()
-			c.timedOut = true
-			c.mu.Unlock()
-			proc.Kill()
-		})
 	}
 	return nil
 }
@@ -100,6 +294,73 @@ func (c *Cmd) Wait() error {
 	c.mu.Unlock()
 
 	var st Status
+	var got bool
+	var err error
+	if r.proc != nil {
+		st, got, err = r.waitReexec()
+	} else {
+		st, got, err = r.waitDirect()
+	}
+	if c.timer != nil {
+		c.timer.Stop()
+	}
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	timedOut := c.timedOut
+	c.mu.Unlock()
+	_ = got
+	st.TimedOut = timedOut
+	c.status = &st
+	if st.Code == 0 && !st.TimedOut {
+		return nil
+	}
+	return &ExitError{Status: st}
+}
+
+// waitDirect reads the init's exit report and reaps it. If the init was
+// killed before reporting (timeout, SIGKILL from outside), its own wait
+// status is the sandbox's.
+func (r *running) waitDirect() (Status, bool, error) {
+	var st Status
+	got := false
+	for {
+		rep, _, err := launch.ReadReport(r.ctl)
+		if err != nil {
+			break
+		}
+		if rep.Kind == launch.ReportExited {
+			st = Status{Code: int(rep.Code), Signal: syscall.Signal(rep.Sig)}
+			got = true
+			break
+		}
+	}
+	var ws unix.WaitStatus
+	for {
+		_, err := unix.Wait4(r.initPid, &ws, unix.WALL, nil)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return st, got, fmt.Errorf("cove: wait for sandbox init: %w", err)
+		}
+		break
+	}
+	r.copies.Wait()
+	r.closeAll()
+	if !got {
+		if ws.Signaled() {
+			st = Status{Code: 128 + int(ws.Signal()), Signal: ws.Signal()}
+		} else {
+			st = Status{Code: ws.ExitStatus()}
+		}
+	}
+	return st, got, nil
+}
+
+func (r *running) waitReexec() (Status, bool, error) {
+	var st Status
 	got := false
 	for {
 		m, fds, err := r.proc.Next()
@@ -114,20 +375,12 @@ func (c *Cmd) Wait() error {
 		}
 	}
 	ps, werr := r.proc.Wait()
-	if c.timer != nil {
-		c.timer.Stop()
-	}
 	if r.pidfd >= 0 {
 		unix.Close(r.pidfd)
 	}
-	c.mu.Lock()
-	timedOut := c.timedOut
-	c.mu.Unlock()
 	if !got {
-		// Stage 1 ended without reporting: it was killed (timeout, or from
-		// outside); its own status is the sandbox's.
 		if werr != nil {
-			return werr
+			return st, got, werr
 		}
 		ws := ps.Sys().(syscall.WaitStatus)
 		if ws.Signaled() {
@@ -136,12 +389,7 @@ func (c *Cmd) Wait() error {
 			st = Status{Code: ws.ExitStatus()}
 		}
 	}
-	st.TimedOut = timedOut
-	c.status = &st
-	if st.Code == 0 && !st.TimedOut {
-		return nil
-	}
-	return &ExitError{Status: st}
+	return st, got, nil
 }
 
 // Signal sends sig to the program (through the sandbox's init).
@@ -152,14 +400,25 @@ func (c *Cmd) Signal(sig os.Signal) error {
 	if r == nil {
 		return errors.New("cove: not started")
 	}
-	if sig == os.Kill {
-		return r.proc.Kill()
+	if r.proc != nil {
+		if sig == os.Kill {
+			return r.proc.Kill()
+		}
+		return r.proc.Signal(sig)
 	}
-	return r.proc.Signal(sig)
+	s, ok := sig.(syscall.Signal)
+	if !ok {
+		return fmt.Errorf("cove: unsupported signal %v", sig)
+	}
+	return unix.Kill(r.initPid, s)
 }
 
 // Kill kills the program and every process in its sandbox.
 func (c *Cmd) Kill() error { return c.Signal(os.Kill) }
+
+func (c *Cmd) kill() {
+	c.Signal(os.Kill)
+}
 
 // Status returns how the program ended, or nil before Wait has returned.
 func (c *Cmd) Status() *Status {
@@ -172,10 +431,13 @@ func (c *Cmd) Status() *Status {
 func (c *Cmd) InitPid() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.run == nil {
+	switch {
+	case c.run == nil:
 		return 0
+	case c.run.proc != nil:
+		return c.run.proc.Pid()
 	}
-	return c.run.proc.Pid()
+	return c.run.initPid
 }
 
 func closeFds(fds []int) {
@@ -212,5 +474,3 @@ func readSysctl(name string) (string, error) {
 	b, err := os.ReadFile("/proc/sys/" + name)
 	return strings.TrimSpace(string(b)), err
 }
-
-var _ io.Reader = (*os.File)(nil)

@@ -103,7 +103,7 @@ func TestSetupErrors(t *testing.T) {
 func TestOutputAndSandbox(t *testing.T) {
 	requireSandbox(t)
 	out, err := cove.Command(spec.Default(), "sh", "-c",
-		`hostname; grep -E '^(NoNewPrivs|CapEff|CapBnd)' /proc/self/status; ls /proc/self/fd | wc -l; tr '\0' ' ' </proc/1/cmdline`).Output()
+		`hostname; grep -E '^(NoNewPrivs|CapEff|CapBnd)' /proc/self/status; ls /proc/self/fd | wc -l; cat /proc/1/comm`).Output()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,6 +115,27 @@ func TestOutputAndSandbox(t *testing.T) {
 	// ls sees 0, 1, 2 and its own directory fd; PID 1 is cove's init.
 	if lines[len(lines)-2] != "4" || lines[len(lines)-1] != "cove-init" {
 		t.Fatalf("fd count and pid 1: got %q and %q, want 4 and cove-init", lines[len(lines)-2], lines[len(lines)-1])
+	}
+}
+
+// TestReexecInit runs the sandbox through the re-executed Go init (stage 1
+// from a sealed memfd), the engine used when the Spec needs Go code inside.
+func TestReexecInit(t *testing.T) {
+	requireSandbox(t)
+	cmd := cove.Command(spec.Default(), "sh", "-c",
+		`hostname; grep -E '^(NoNewPrivs|CapEff|Seccomp):' /proc/self/status; cat /proc/1/comm; touch /usr/x 2>/dev/null || echo ro; exit 5`)
+	cmd.ReexecInit = true
+	out, err := cmd.Output()
+	var ee *cove.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 5 {
+		t.Fatalf("got %v, want exit 5", err)
+	}
+	want := "cove\nCapEff:\t0000000000000000\nNoNewPrivs:\t1\nSeccomp:\t2\ncove-init\nro\n"
+	if string(out) != want {
+		t.Fatalf("got\n%s\nwant\n%s", out, want)
+	}
+	if cmd.Pid <= 0 {
+		t.Fatalf("Pid = %d, want the program's host pid", cmd.Pid)
 	}
 }
 
@@ -266,7 +287,7 @@ func TestLibraryAsUnprivilegedUser(t *testing.T) {
 	if err := os.WriteFile(bin, self, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(bin, "-test.run", "^Test(Run|Setup|Output|Extra|Events|Timeout)", "-test.count=1", "-test.v")
+	cmd := exec.Command(bin, "-test.run", "^Test(Run|Setup|Output|Extra|Events|Timeout|Reexec)", "-test.count=1", "-test.v")
 	cmd.Env = append(os.Environ(), unprivEnv+"=1", "HOME=/nonexistent")
 	cmd.Dir = dir
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534, NoSetGroups: false}}

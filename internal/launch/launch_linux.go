@@ -54,9 +54,54 @@ type prepared struct {
 	landlock   int
 	prog       unix.SockFprog
 	pdeathsig  uintptr
+
+	sb *preparedSandbox
+}
+
+// preparedSandbox is the sandbox init's part of prepared.
+type preparedSandbox struct {
+	cloneflags  uintptr
+	sync        int // read end: one byte arrives when the id maps are written
+	ctl         int
+	high        int // first fd number above every slot and source
+	initUID     int
+	initGID     int
+	clearGroups bool
+	fullCaps    [2]unix.CapUserData
+	insns       []rawInsn
+	regs        []int
+	hostname    []byte
+	lo          bool
+	ifr         [40]byte
+	sigset      uint64
+	oldmask     uint64
+	epipe       [2]int32
+	rep         Report
+	// msg carries rep with SCM_CREDENTIALS naming the program's pid; cred
+	// points into ctrl, where the child stores the pid.
+	iov  unix.Iovec
+	msg  unix.Msghdr
+	ctrl []byte
+	cred *unix.Ucred
+	buf  [16]byte
+	ws   uint32
+}
+
+type rawInsn struct {
+	op             InsnOp
+	r, a, b        int
+	s1, s2, s3, s4 *byte
+	n1             int // length of s1 (OpWrite)
+	flags, flags2  uint64
+	ignore         syscall.Errno
+	attr           unix.MountAttr
+	how            unix.OpenHow
 }
 
 type rlimit64 struct{ cur, max uint64 }
+
+// initName is the sandbox init's process name (/proc/1/comm inside).
+var initName = [...]byte{'c', 'o', 'v', 'e', '-', 'i', 'n', 'i', 't', 0}
 
 // report is what the child writes on failure: step, index, errno.
 type report struct {
@@ -247,10 +292,21 @@ func forkExec(p *prepared, pipe int) (pid int, errno syscall.Errno) {
 		fd     int
 		sawAcc bool
 		rep    report
+		sb     *preparedSandbox
+		in     *rawInsn
+		j      int
+		fd2    uintptr
+		child  uintptr
+		ws     uint32
 	)
 
+	sb = p.sb
 	runtime_BeforeFork()
-	r1, _, err1 = syscall.RawSyscall6(syscall.SYS_CLONE, uintptr(syscall.SIGCHLD), 0, 0, 0, 0, 0)
+	if sb != nil {
+		r1, _, err1 = syscall.RawSyscall6(syscall.SYS_CLONE, uintptr(syscall.SIGCHLD)|sb.cloneflags, 0, 0, 0, 0, 0)
+	} else {
+		r1, _, err1 = syscall.RawSyscall6(syscall.SYS_CLONE, uintptr(syscall.SIGCHLD), 0, 0, 0, 0, 0)
+	}
 	if err1 != 0 || r1 != 0 {
 		runtime_AfterFork()
 		return int(r1), err1
@@ -258,6 +314,321 @@ func forkExec(p *prepared, pipe int) (pid int, errno syscall.Errno) {
 
 	// ---- child ----
 	runtime_AfterForkInChild()
+
+	if sb == nil {
+		goto program
+	}
+
+	// ---- sandbox init (PID 1 of the new namespaces) ----
+	_, _, err1 = syscall.RawSyscall(syscall.SYS_PRCTL, unix.PR_SET_PDEATHSIG, uintptr(syscall.SIGKILL), 0)
+	if err1 != 0 {
+		step = StepPdeathsig
+		goto initfail
+	}
+	// Wait until the parent has written our id maps.
+	r1, _, err1 = syscall.RawSyscall(syscall.SYS_READ, uintptr(sb.sync), uintptr(unsafe.Pointer(&sb.buf[0])), 1)
+	if err1 != 0 || r1 != 1 {
+		step = StepSync
+		goto initfail
+	}
+	// Keep only the fds the init and the program need, moved above every
+	// slot: the init must not hold copies of the caller's other fds (a pipe
+	// held open here would never see EOF elsewhere).
+	fd = sb.high
+	for i = 0; i < len(p.fd); i++ {
+		if p.fd[i] < 0 {
+			continue
+		}
+		r1, _, err1 = syscall.RawSyscall(syscall.SYS_FCNTL, uintptr(p.fd[i]), syscall.F_DUPFD_CLOEXEC, uintptr(fd))
+		if err1 != 0 {
+			step, index = StepFiles, i
+			goto initfail
+		}
+		p.fd[i] = int(r1)
+		fd = int(r1) + 1
+	}
+	r1, _, err1 = syscall.RawSyscall(syscall.SYS_FCNTL, uintptr(sb.ctl), syscall.F_DUPFD_CLOEXEC, uintptr(fd))
+	if err1 != 0 {
+		step = StepFiles
+		goto initfail
+	}
+	sb.ctl = int(r1)
+	fd = int(r1) + 1
+	if p.landlock >= 0 {
+		r1, _, err1 = syscall.RawSyscall(syscall.SYS_FCNTL, uintptr(p.landlock), syscall.F_DUPFD_CLOEXEC, uintptr(fd))
+		if err1 != 0 {
+			step = StepLandlock
+			goto initfail
+		}
+		p.landlock = int(r1)
+		fd = int(r1) + 1
+	}
+	syscall.RawSyscall(unix.SYS_CLOSE_RANGE, 0, uintptr(sb.high-1), 0)
+	syscall.RawSyscall(unix.SYS_CLOSE_RANGE, uintptr(fd), ^uintptr(0)>>1, 0)
+	p.nextfd = fd
+
+	// Become the init's inside identity, keeping every capability of the
+	// new user namespace (a root caller's init starts as an unmapped uid).
+	_, _, err1 = syscall.RawSyscall(syscall.SYS_PRCTL, unix.PR_SET_KEEPCAPS, 1, 0)
+	if err1 != 0 {
+		step = StepInitCreds
+		goto initfail
+	}
+	if sb.clearGroups {
+		_, _, err1 = syscall.RawSyscall(syscall.SYS_SETGROUPS, 0, 0, 0)
+		if err1 != 0 {
+			step = StepInitCreds
+			goto initfail
+		}
+	}
+	_, _, err1 = syscall.RawSyscall(syscall.SYS_SETRESGID, uintptr(sb.initGID), uintptr(sb.initGID), uintptr(sb.initGID))
+	if err1 != 0 {
+		step = StepInitCreds
+		goto initfail
+	}
+	_, _, err1 = syscall.RawSyscall(syscall.SYS_SETRESUID, uintptr(sb.initUID), uintptr(sb.initUID), uintptr(sb.initUID))
+	if err1 != 0 {
+		step = StepInitCreds
+		goto initfail
+	}
+	_, _, err1 = syscall.RawSyscall(syscall.SYS_CAPSET, uintptr(unsafe.Pointer(&p.capHdr)), uintptr(unsafe.Pointer(&sb.fullCaps[0])), 0)
+	if err1 != 0 {
+		step = StepInitCreds
+		goto initfail
+	}
+	syscall.RawSyscall(syscall.SYS_PRCTL, unix.PR_SET_DUMPABLE, 0, 0)
+	syscall.RawSyscall(syscall.SYS_PRCTL, unix.PR_SET_NAME, uintptr(unsafe.Pointer(&initName[0])), 0)
+
+	// The mount program.
+	step = StepMountProgram
+	for i = 0; i < len(sb.insns); i++ {
+		index = i
+		in = &sb.insns[i]
+		err1 = 0
+		switch in.op {
+		case OpMount:
+			_, _, err1 = syscall.RawSyscall6(syscall.SYS_MOUNT, uintptr(unsafe.Pointer(in.s1)), uintptr(unsafe.Pointer(in.s2)), uintptr(unsafe.Pointer(in.s3)), uintptr(in.flags), uintptr(unsafe.Pointer(in.s4)), 0)
+		case OpMkdir:
+			_, _, err1 = syscall.RawSyscall(syscall.SYS_MKDIRAT, uintptr(atFD(sb, -1)), uintptr(unsafe.Pointer(in.s1)), uintptr(in.flags))
+		case OpPivotRoot:
+			_, _, err1 = syscall.RawSyscall(syscall.SYS_PIVOT_ROOT, uintptr(unsafe.Pointer(in.s1)), uintptr(unsafe.Pointer(in.s2)), 0)
+		case OpChdir:
+			_, _, err1 = syscall.RawSyscall(syscall.SYS_CHDIR, uintptr(unsafe.Pointer(in.s1)), 0, 0)
+		case OpUmount:
+			_, _, err1 = syscall.RawSyscall(syscall.SYS_UMOUNT2, uintptr(unsafe.Pointer(in.s1)), uintptr(in.flags), 0)
+		case OpOpen:
+			r1, _, err1 = syscall.RawSyscall6(syscall.SYS_OPENAT, uintptr(atFD(sb, in.a)), uintptr(unsafe.Pointer(in.s1)), uintptr(in.flags), uintptr(in.flags2), 0, 0)
+			if err1 == 0 {
+				sb.regs[in.r] = int(r1)
+			}
+		case OpOpenAt2:
+			r1, _, err1 = syscall.RawSyscall6(unix.SYS_OPENAT2, uintptr(atFD(sb, in.a)), uintptr(unsafe.Pointer(in.s1)), uintptr(unsafe.Pointer(&in.how)), unsafe.Sizeof(in.how), 0, 0)
+			if err1 == 0 {
+				sb.regs[in.r] = int(r1)
+			}
+		case OpEnsure:
+			r1, _, err1 = syscall.RawSyscall6(unix.SYS_OPENAT2, uintptr(atFD(sb, in.a)), uintptr(unsafe.Pointer(in.s1)), uintptr(unsafe.Pointer(&in.how)), unsafe.Sizeof(in.how), 0, 0)
+			if err1 == syscall.ENOENT {
+				if in.flags2&1 != 0 {
+					_, _, err1 = syscall.RawSyscall(syscall.SYS_MKDIRAT, uintptr(atFD(sb, in.b)), uintptr(unsafe.Pointer(in.s2)), 0o755)
+				} else {
+					fd2, _, err1 = syscall.RawSyscall6(syscall.SYS_OPENAT, uintptr(atFD(sb, in.b)), uintptr(unsafe.Pointer(in.s2)), unix.O_CREAT|unix.O_EXCL|unix.O_WRONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o644, 0, 0)
+					if err1 == 0 {
+						syscall.RawSyscall(syscall.SYS_CLOSE, fd2, 0, 0)
+					}
+				}
+				if err1 == 0 || err1 == syscall.EEXIST {
+					r1, _, err1 = syscall.RawSyscall6(unix.SYS_OPENAT2, uintptr(atFD(sb, in.a)), uintptr(unsafe.Pointer(in.s1)), uintptr(unsafe.Pointer(&in.how)), unsafe.Sizeof(in.how), 0, 0)
+				}
+			}
+			if err1 == 0 {
+				sb.regs[in.r] = int(r1)
+			}
+		case OpOpenTree:
+			r1, _, err1 = syscall.RawSyscall(unix.SYS_OPEN_TREE, uintptr(atFD(sb, in.a)), uintptr(unsafe.Pointer(in.s1)), uintptr(in.flags))
+			if err1 == 0 {
+				sb.regs[in.r] = int(r1)
+			}
+		case OpSetattr:
+			_, _, err1 = syscall.RawSyscall6(unix.SYS_MOUNT_SETATTR, uintptr(sb.regs[in.r]), uintptr(unsafe.Pointer(in.s1)), uintptr(in.flags), uintptr(unsafe.Pointer(&in.attr)), unsafe.Sizeof(in.attr), 0)
+		case OpFsopen:
+			r1, _, err1 = syscall.RawSyscall(unix.SYS_FSOPEN, uintptr(unsafe.Pointer(in.s1)), unix.FSOPEN_CLOEXEC, 0)
+			if err1 == 0 {
+				sb.regs[in.r] = int(r1)
+			}
+		case OpFsconfig:
+			_, _, err1 = syscall.RawSyscall6(unix.SYS_FSCONFIG, uintptr(sb.regs[in.r]), uintptr(in.flags), uintptr(unsafe.Pointer(in.s1)), uintptr(unsafe.Pointer(in.s2)), 0, 0)
+		case OpFsmount:
+			r1, _, err1 = syscall.RawSyscall(unix.SYS_FSMOUNT, uintptr(sb.regs[in.a]), unix.FSMOUNT_CLOEXEC, uintptr(in.flags))
+			if err1 == 0 {
+				sb.regs[in.r] = int(r1)
+			}
+		case OpMoveMount:
+			_, _, err1 = syscall.RawSyscall6(unix.SYS_MOVE_MOUNT, uintptr(sb.regs[in.a]), uintptr(unsafe.Pointer(in.s1)), uintptr(sb.regs[in.r]), uintptr(unsafe.Pointer(in.s1)), unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH, 0)
+		case OpSymlink:
+			_, _, err1 = syscall.RawSyscall(syscall.SYS_SYMLINKAT, uintptr(unsafe.Pointer(in.s1)), uintptr(atFD(sb, in.a)), uintptr(unsafe.Pointer(in.s2)))
+		case OpClose:
+			syscall.RawSyscall(syscall.SYS_CLOSE, uintptr(sb.regs[in.r]), 0, 0)
+			sb.regs[in.r] = -1
+		case OpFchdir:
+			_, _, err1 = syscall.RawSyscall(syscall.SYS_FCHDIR, uintptr(sb.regs[in.r]), 0, 0)
+		case OpFchmod:
+			_, _, err1 = syscall.RawSyscall(syscall.SYS_FCHMOD, uintptr(sb.regs[in.r]), uintptr(in.flags), 0)
+		case OpWrite:
+			for j = 0; j < in.n1; {
+				r1, _, err1 = syscall.RawSyscall(syscall.SYS_WRITE, uintptr(sb.regs[in.r]), uintptr(unsafe.Pointer(in.s1))+uintptr(j), uintptr(in.n1-j))
+				if err1 == syscall.EINTR {
+					continue
+				}
+				if err1 != 0 || r1 == 0 {
+					break
+				}
+				j += int(r1)
+			}
+		}
+		if err1 != 0 && err1 != in.ignore {
+			goto initfail
+		}
+	}
+	index = 0
+
+	if len(sb.hostname) > 0 {
+		_, _, err1 = syscall.RawSyscall(syscall.SYS_SETHOSTNAME, uintptr(unsafe.Pointer(&sb.hostname[0])), uintptr(len(sb.hostname)), 0)
+		if err1 != 0 {
+			step = StepHostname
+			goto initfail
+		}
+	}
+	if sb.lo {
+		step = StepLoopback
+		fd2, _, err1 = syscall.RawSyscall(syscall.SYS_SOCKET, unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+		if err1 != 0 {
+			goto initfail
+		}
+		_, _, err1 = syscall.RawSyscall(syscall.SYS_IOCTL, fd2, unix.SIOCGIFFLAGS, uintptr(unsafe.Pointer(&sb.ifr[0])))
+		if err1 != 0 {
+			goto initfail
+		}
+		sb.ifr[16] |= unix.IFF_UP
+		_, _, err1 = syscall.RawSyscall(syscall.SYS_IOCTL, fd2, unix.SIOCSIFFLAGS, uintptr(unsafe.Pointer(&sb.ifr[0])))
+		if err1 != 0 {
+			goto initfail
+		}
+		syscall.RawSyscall(syscall.SYS_CLOSE, fd2, 0, 0)
+	}
+
+	// Block the signals the init waits for before the program exists, so
+	// that none is lost; the program restores the old mask.
+	_, _, err1 = syscall.RawSyscall6(syscall.SYS_RT_SIGPROCMASK, unix.SIG_BLOCK, uintptr(unsafe.Pointer(&sb.sigset)), uintptr(unsafe.Pointer(&sb.oldmask)), 8, 0, 0)
+	if err1 != 0 {
+		step = StepSignals
+		goto initfail
+	}
+	_, _, err1 = syscall.RawSyscall(syscall.SYS_PIPE2, uintptr(unsafe.Pointer(&sb.epipe[0])), unix.O_CLOEXEC, 0)
+	if err1 != 0 {
+		step = StepFork
+		goto initfail
+	}
+	// The program's error pipe must stay above its fd slots.
+	r1, _, err1 = syscall.RawSyscall(syscall.SYS_FCNTL, uintptr(sb.epipe[1]), syscall.F_DUPFD_CLOEXEC, uintptr(p.nextfd))
+	if err1 != 0 {
+		step = StepFork
+		goto initfail
+	}
+	syscall.RawSyscall(syscall.SYS_CLOSE, uintptr(sb.epipe[1]), 0, 0)
+	sb.epipe[1] = int32(r1)
+	p.nextfd = int(r1) + 1
+
+	child, _, err1 = syscall.RawSyscall6(syscall.SYS_CLONE, uintptr(syscall.SIGCHLD), 0, 0, 0, 0, 0)
+	if err1 != 0 {
+		step = StepFork
+		goto initfail
+	}
+	if child == 0 {
+		// The program: report failures to the init, restore the mask.
+		syscall.RawSyscall(syscall.SYS_CLOSE, uintptr(sb.epipe[0]), 0, 0)
+		pipe = int(sb.epipe[1])
+		syscall.RawSyscall6(syscall.SYS_RT_SIGPROCMASK, unix.SIG_SETMASK, uintptr(unsafe.Pointer(&sb.oldmask)), 0, 8, 0, 0)
+		step = StepNone
+		goto program
+	}
+
+	// ---- the init as PID 1: wait for execve, then reap and forward ----
+	syscall.RawSyscall(syscall.SYS_CLOSE, uintptr(sb.epipe[1]), 0, 0)
+	for j = 0; j < int(unsafe.Sizeof(rep)); {
+		r1, _, err1 = syscall.RawSyscall(syscall.SYS_READ, uintptr(sb.epipe[0]), uintptr(unsafe.Pointer(&rep))+uintptr(j), unsafe.Sizeof(rep)-uintptr(j))
+		if err1 == syscall.EINTR {
+			continue
+		}
+		if err1 != 0 || r1 == 0 {
+			break
+		}
+		j += int(r1)
+	}
+	syscall.RawSyscall(syscall.SYS_CLOSE, uintptr(sb.epipe[0]), 0, 0)
+	if j > 0 {
+		// The program failed before execve: pass its report on.
+		syscall.RawSyscall6(syscall.SYS_WAIT4, child, 0, 0, 0, 0, 0)
+		sb.rep.Kind = ReportFailed
+		sb.rep.Step = rep.step
+		sb.rep.Index = rep.index
+		sb.rep.Errno = rep.errno
+		syscall.RawSyscall(syscall.SYS_WRITE, uintptr(sb.ctl), uintptr(unsafe.Pointer(&sb.rep)), unsafe.Sizeof(sb.rep))
+		for {
+			syscall.RawSyscall(syscall.SYS_EXIT_GROUP, 125, 0, 0)
+		}
+	}
+	sb.rep.Kind = ReportStarted
+	sb.cred.Pid = int32(child)
+	syscall.RawSyscall(syscall.SYS_SENDMSG, uintptr(sb.ctl), uintptr(unsafe.Pointer(&sb.msg)), 0)
+	for {
+		r1, _, err1 = syscall.RawSyscall6(syscall.SYS_RT_SIGTIMEDWAIT, uintptr(unsafe.Pointer(&sb.sigset)), 0, 0, 8, 0, 0)
+		if err1 != 0 {
+			continue
+		}
+		if r1 != uintptr(syscall.SIGCHLD) {
+			syscall.RawSyscall(syscall.SYS_KILL, child, r1, 0)
+			continue
+		}
+		for {
+			r1, _, err1 = syscall.RawSyscall6(syscall.SYS_WAIT4, ^uintptr(0), uintptr(unsafe.Pointer(&ws)), unix.WNOHANG|unix.WALL, 0, 0, 0)
+			if err1 == syscall.EINTR {
+				continue
+			}
+			if err1 != 0 || r1 == 0 {
+				break
+			}
+			// Decode the wait status by hand: WaitStatus's methods are
+			// not guaranteed to be inlined, and nothing here may grow
+			// the stack.
+			if r1 != child || ws&0x7f == 0x7f {
+				continue // another process, or a stop
+			}
+			sb.rep.Kind = ReportExited
+			if ws&0x7f != 0 {
+				sb.rep.Sig = ws & 0x7f
+				sb.rep.Code = 128 + sb.rep.Sig
+			} else {
+				sb.rep.Code = (ws >> 8) & 0xff
+			}
+			syscall.RawSyscall(syscall.SYS_WRITE, uintptr(sb.ctl), uintptr(unsafe.Pointer(&sb.rep)), unsafe.Sizeof(sb.rep))
+			for {
+				syscall.RawSyscall(syscall.SYS_EXIT_GROUP, uintptr(sb.rep.Code&0xff), 0, 0)
+			}
+		}
+	}
+
+initfail:
+	sb.rep.Kind = ReportFailed
+	sb.rep.Step = uint32(step)
+	sb.rep.Index = uint32(index)
+	sb.rep.Errno = uint32(err1)
+	syscall.RawSyscall(syscall.SYS_WRITE, uintptr(sb.ctl), uintptr(unsafe.Pointer(&sb.rep)), unsafe.Sizeof(sb.rep))
+	for {
+		syscall.RawSyscall(syscall.SYS_EXIT_GROUP, 125, 0, 0)
+	}
+
+program:
 
 	if p.pdeathsig != 0 {
 		_, _, err1 = syscall.RawSyscall(syscall.SYS_PRCTL, unix.PR_SET_PDEATHSIG, p.pdeathsig, 0)

@@ -67,6 +67,10 @@ type Params struct {
 
 	// Pdeathsig is sent to the child when its parent thread dies (0 = none).
 	Pdeathsig syscall.Signal
+
+	// Sandbox, when set, makes the child a sandbox init (see Sandbox); the
+	// steps above then apply to the program it forks. Use StartSandbox.
+	Sandbox *Sandbox
 }
 
 // Namespace is one namespace to join.
@@ -109,6 +113,13 @@ const (
 	StepExec
 )
 
+var initStepNames = [...]string{
+	StepSync - StepSync: "wait for id maps", StepInitCreds - StepSync: "init credentials",
+	StepMountProgram - StepSync: "mount", StepHostname - StepSync: "sethostname",
+	StepLoopback - StepSync: "bring up lo", StepSignals - StepSync: "block signals",
+	StepFork - StepSync: "fork program",
+}
+
 var stepNames = [...]string{
 	StepNone: "none", StepSetns: "setns", StepSetsid: "setsid", StepFiles: "fd table",
 	StepSetctty: "set controlling terminal", StepChdir: "chdir", StepUmask: "umask",
@@ -122,6 +133,9 @@ var stepNames = [...]string{
 func (s Step) String() string {
 	if int(s) < len(stepNames) {
 		return stepNames[s]
+	}
+	if s >= StepSync && int(s-StepSync) < len(initStepNames) {
+		return initStepNames[s-StepSync]
 	}
 	return fmt.Sprintf("step %d", uint32(s))
 }

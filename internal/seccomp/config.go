@@ -70,6 +70,9 @@ func (c Config) Policy() (*Policy, error) {
 // Build returns the compiled filter for c, or nil, nil when c asks for no
 // filter (Mode "none" and nothing else).
 func Build(c Config) ([]unix.SockFilter, error) {
+	if f := precompiled(c); f != nil {
+		return f, nil
+	}
 	p, err := c.Policy()
 	if err != nil || p == nil {
 		return nil, err

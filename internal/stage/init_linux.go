@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"strings"
 	"syscall"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -27,12 +28,14 @@ func Dispatch() {
 	os.Exit(runInit())
 }
 
-// forwarded are the signals stage 1 passes on to the program. SIGCHLD is
-// handled, not forwarded; SIGKILL and SIGSTOP cannot be caught.
-var forwarded = []os.Signal{
-	unix.SIGHUP, unix.SIGINT, unix.SIGQUIT, unix.SIGTERM, unix.SIGUSR1, unix.SIGUSR2,
-	unix.SIGWINCH, unix.SIGCONT, unix.SIGTSTP, unix.SIGTTIN, unix.SIGTTOU, unix.SIGALRM,
-	unix.SIGPIPE,
+// Forwarded lists the signals a sandbox init passes on to the program.
+// SIGCHLD is handled, not forwarded; SIGKILL and SIGSTOP cannot be caught.
+func Forwarded() []syscall.Signal {
+	return []syscall.Signal{
+		unix.SIGHUP, unix.SIGINT, unix.SIGQUIT, unix.SIGTERM, unix.SIGUSR1, unix.SIGUSR2,
+		unix.SIGWINCH, unix.SIGCONT, unix.SIGTSTP, unix.SIGTTIN, unix.SIGTTOU, unix.SIGALRM,
+		unix.SIGPIPE,
+	}
 }
 
 // runInit is stage 1: PID 1 of the new namespaces.
@@ -43,13 +46,19 @@ var forwarded = []os.Signal{
 func runInit() int {
 	// Nothing in the sandbox may ptrace us or open our /proc files.
 	unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
+	name := []byte("cove-init\x00")
+	unix.Prctl(unix.PR_SET_NAME, uintptr(unsafe.Pointer(&name[0])), 0, 0, 0)
 	ctl := controlFD
 	cfg, err := readConfig()
 	if err != nil {
 		return sendError(ctl, "read config", err, 125)
 	}
 	sigs := make(chan os.Signal, 32)
-	signal.Notify(sigs, append([]os.Signal{unix.SIGCHLD}, forwarded...)...)
+	notify := []os.Signal{unix.SIGCHLD}
+	for _, s := range Forwarded() {
+		notify = append(notify, s)
+	}
+	signal.Notify(sigs, notify...)
 
 	if cfg.Plan != nil {
 		if err := mount.Build(cfg.Plan); err != nil {
@@ -66,7 +75,11 @@ func runInit() int {
 			return sendError(ctl, "loopback", err, 125)
 		}
 	}
-	p, cleanup, err := launchParams(&cfg.Payload)
+	files := []int{0, 1, 2}
+	for i := 0; i < cfg.Payload.Extra; i++ {
+		files = append(files, firstExtraFD+i)
+	}
+	p, cleanup, err := LaunchParams(&cfg.Payload, files)
 	if err != nil {
 		return sendError(ctl, "prepare", err, 125)
 	}
@@ -197,15 +210,12 @@ func launchExitCode(err error) int {
 	return 126
 }
 
-// launchParams turns the Payload into launcher parameters. cleanup releases
-// what the parameters hold open once the launcher has run.
-func launchParams(pl *Payload) (*launch.Params, func(), error) {
+// LaunchParams turns the Payload into launcher parameters; files is the
+// program's fd table (see launch.Params.Files). cleanup releases what the
+// parameters hold open once the launcher has run.
+func LaunchParams(pl *Payload, files []int) (*launch.Params, func(), error) {
 	if len(pl.Argv) == 0 {
 		return nil, func() {}, errors.New("empty command")
-	}
-	files := []int{0, 1, 2}
-	for i := 0; i < pl.Extra; i++ {
-		files = append(files, firstExtraFD+i)
 	}
 	p := &launch.Params{
 		Path: candidates(pl.Path, pl.Env), Argv: pl.Argv, Env: pl.Env,
