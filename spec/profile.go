@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"sort"
 	"strings"
 
@@ -93,6 +94,20 @@ func ParseProfile(data []byte, f Format) (*Spec, error) {
 			return nil, fieldErr("extends", "unknown built-in profile %q (one of none, %s)", head.Extends, strings.Join(BuiltinNames(), ", "))
 		}
 	}
+	// Decoders fill an existing slice element by element, merging with the
+	// base's entries; a profile's list must replace the base's instead.
+	var tree map[string]any
+	switch f {
+	case JSON:
+		if err := json.Unmarshal(data, &tree); err != nil {
+			return nil, jsonError(data, err)
+		}
+	case TOML:
+		if _, err := toml.Decode(string(data), &tree); err != nil {
+			return nil, fmt.Errorf("%v", err)
+		}
+	}
+	clearListed(reflect.ValueOf(base).Elem(), tree, string(f))
 	pf := profileFile{Spec: base}
 	switch f {
 	case JSON:
@@ -119,6 +134,28 @@ func ParseProfile(data []byte, f Format) (*Spec, error) {
 		return nil, err
 	}
 	return base, nil
+}
+
+// clearListed sets to nil every slice field of v that the document tree
+// sets, recursing into structs. tag is the struct tag naming the keys.
+func clearListed(v reflect.Value, tree map[string]any, tag string) {
+	t := v.Type()
+	for i := 0; i < t.NumField(); i++ {
+		name, _, _ := strings.Cut(t.Field(i).Tag.Get(tag), ",")
+		sub, ok := tree[name]
+		if name == "" || !ok {
+			continue
+		}
+		fv := v.Field(i)
+		switch fv.Kind() {
+		case reflect.Slice:
+			fv.Set(reflect.Zero(fv.Type()))
+		case reflect.Struct:
+			if m, ok := sub.(map[string]any); ok {
+				clearListed(fv, m, tag)
+			}
+		}
+	}
 }
 
 func jsonError(data []byte, err error) error {
