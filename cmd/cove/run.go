@@ -154,6 +154,18 @@ func runOptions(f *runFlags) *optionSet {
 				return nil
 			}},
 			{name: "allow-userns", help: "let the program create nested user namespaces", apply: func([]string) error { sec.Seccomp.AllowUserns = true; return nil }},
+			{name: "landlock-ro", args: []string{"PATH"}, help: "Landlock: allow reading PATH (inside the sandbox); once any --landlock-* is\ngiven, everything not listed is denied", apply: func(v []string) error {
+				sec.Landlock.RO = append(sec.Landlock.RO, v[0])
+				return nil
+			}},
+			{name: "landlock-rw", args: []string{"PATH"}, help: "Landlock: allow reading and writing PATH", apply: func(v []string) error {
+				sec.Landlock.RW = append(sec.Landlock.RW, v[0])
+				return nil
+			}},
+			{name: "landlock-exec", args: []string{"PATH"}, help: "Landlock: allow reading and executing PATH (the command and its libraries\nmust be covered)", apply: func(v []string) error {
+				sec.Landlock.Exec = append(sec.Landlock.Exec, v[0])
+				return nil
+			}},
 			{name: "rlimit", args: []string{"NAME=SOFT[:HARD]"}, help: "set a resource limit (nofile=1024, as=1G is not accepted: bytes; unlimited/inf)", apply: func(v []string) error {
 				l, err := rlimit.Parse(v[0])
 				if err != nil {
@@ -371,6 +383,7 @@ var fieldFlags = [][2]string{
 	{"security.cap_drop", "--cap-drop"},
 	{"security.cap_ambient", "--cap-ambient"},
 	{"security.securebits", "--securebits"},
+	{"security.landlock", "--landlock-ro/--landlock-rw/--landlock-exec"},
 	{"security", "capabilities"},
 	{"ids", "--uid/--gid/--map-root"},
 	{"cwd", "--chdir"},

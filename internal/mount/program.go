@@ -219,4 +219,5 @@ func ScratchDir(lstat func(string) (isDir bool, err error)) (string, error) {
 	return "", fmt.Errorf("no scratch directory for the new root (tried %s)", strings.Join(scratchCandidates, ", "))
 }
 
+// scratchCandidates are tried in order; the first existing directory wins.
 var scratchCandidates = []string{"/tmp", "/mnt", "/run", "/var/tmp"}

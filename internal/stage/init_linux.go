@@ -3,7 +3,6 @@ package stage
 import (
 	"encoding/json"
 	"errors"
-	"fmt"
 	"os"
 	"os/signal"
 	"runtime"
@@ -13,6 +12,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/covebox/cove/internal/landlock"
 	"github.com/covebox/cove/internal/launch"
 	"github.com/covebox/cove/internal/mount"
 )
@@ -82,6 +82,16 @@ func runInit() int {
 	p, cleanup, err := LaunchParams(&cfg.Payload, files)
 	if err != nil {
 		return sendError(ctl, "prepare", err, 125)
+	}
+	// Landlock rules name paths inside the sandbox, so they are opened here,
+	// after the pivot; the launcher only enforces the prepared ruleset.
+	if ll := cfg.Payload.Landlock; len(ll.RO)+len(ll.RW)+len(ll.Exec) > 0 {
+		rs, err := landlock.Prepare(landlock.Rules{RO: ll.RO, RW: ll.RW, Exec: ll.Exec})
+		if err != nil {
+			return sendError(ctl, "landlock", err, 125)
+		}
+		defer rs.Close()
+		p.LandlockFD = rs.FD
 	}
 	pid, err := launch.Start(p)
 	cleanup()
@@ -226,9 +236,6 @@ func LaunchParams(pl *Payload, files []int) (*launch.Params, func(), error) {
 		SetCaps: true, Effective: pl.Effective, Permitted: pl.Permitted, Inherited: pl.Inheritable,
 		Ambient: pl.Ambient, NoNewPrivs: pl.NoNewPrivs, LandlockFD: -1, Seccomp: pl.Seccomp,
 		Pdeathsig: unix.SIGKILL,
-	}
-	if len(pl.Landlock.RO)+len(pl.Landlock.RW)+len(pl.Landlock.Exec) > 0 {
-		return nil, func() {}, fmt.Errorf("landlock rules are not supported by this build")
 	}
 	return p, func() {}, nil
 }
