@@ -17,13 +17,3 @@ var personalityNames = [...]string{
 func Names() []string {
 	return append([]string(nil), personalityNames[:]...)
 }
-
-// isPersonality reports whether name is one of Names().
-func isPersonality(name string) bool {
-	for _, n := range personalityNames {
-		if n == name {
-			return true
-		}
-	}
-	return false
-}

@@ -38,11 +38,8 @@ func setuidgidFromenvMain(argv []string) int {
 	runtime.LockOSThread()
 	t := newTool("setuidgid-fromenv")
 	g := newGetopt(argv)
-	for {
-		c := g.next("")
-		if c == 0 {
-			break
-		}
+	// setuidgid-fromenv takes no options: any option is an error.
+	if c := g.next(""); c != 0 {
 		return t.fail(1, "FATAL: -"+string(g.problem)+": unknown option")
 	}
 	prog := g.rest()

@@ -26,11 +26,6 @@ func (t tool) fail(code int, msg string) int {
 	return code
 }
 
-// failf is fail with formatting.
-func (t tool) failf(code int, format string, args ...any) int {
-	return t.fail(code, fmt.Sprintf(format, args...))
-}
-
 // stepError names the step that failed ("setuid 1000", "getrlimit") around the underlying error,
 // so a personality can word the step as its original does and cove exec can print it as is.
 type stepError struct {

@@ -84,7 +84,6 @@ type preparedSandbox struct {
 	ctrl []byte
 	cred *unix.Ucred
 	buf  [16]byte
-	ws   uint32
 }
 
 type rawInsn struct {

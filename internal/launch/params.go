@@ -113,11 +113,10 @@ const (
 	StepExec
 )
 
+// initStepNames are indexed by step - StepSync.
 var initStepNames = [...]string{
-	StepSync - StepSync: "wait for id maps", StepInitCreds - StepSync: "init credentials",
-	StepMountProgram - StepSync: "mount", StepHostname - StepSync: "sethostname",
-	StepLoopback - StepSync: "bring up lo", StepSignals - StepSync: "block signals",
-	StepFork - StepSync: "fork program",
+	"wait for id maps", "init credentials", "mount", "sethostname",
+	"bring up lo", "block signals", "fork program",
 }
 
 var stepNames = [...]string{
