@@ -6,12 +6,13 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"slices"
 )
 
 // Lookup returns, on systems other than Linux, an entry point that reports the personality as
 // unsupported (exit 111, the chain-loaders' "temporary failure"), or nil for unknown names.
 func Lookup(name string) func(argv []string) int {
-	if !isPersonality(name) {
+	if !slices.Contains(Names(), name) {
 		return nil
 	}
 	return func(argv []string) int {
