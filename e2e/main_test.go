@@ -74,7 +74,7 @@ func testMain(m *testing.M) int {
 		builds = builds[1:]
 	}
 	for _, b := range builds {
-		cmd := exec.Command("go", "build", "-o", b.out, b.pkg)
+		cmd := exec.Command("go", "build", "-buildvcs=false", "-o", b.out, b.pkg)
 		cmd.Dir = b.wd
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 		if out, err := cmd.CombinedOutput(); err != nil {

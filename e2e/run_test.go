@@ -328,6 +328,11 @@ func TestKillCoveKillsSandbox(t *testing.T) {
 			}
 			if time.Since(killed) > time.Second {
 				t.Errorf("1 s after SIGKILL of cove, sandbox processes are alive: %s", describeProcs(alive))
+				// Do not leave them behind: they are this run's, found by marker.
+				for _, p := range alive {
+					syscall.Kill(p, syscall.SIGKILL)
+				}
+				time.Sleep(100 * time.Millisecond)
 				break
 			}
 			time.Sleep(10 * time.Millisecond)
