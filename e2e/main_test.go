@@ -474,6 +474,9 @@ func checkClean(t *testing.T, md *mode, runID string, before hostState) {
 	}
 	if procs := findProcs(func(pid int) bool { return hasEnv(pid, "COVE_E2E_RUN="+runID) }); len(procs) > 0 {
 		t.Errorf("processes of the run still alive after cove exited: %s", describeProcs(procs))
+		for _, p := range procs { // ours (found by the run's marker): do not leave them
+			syscall.Kill(p, syscall.SIGKILL)
+		}
 	}
 }
 

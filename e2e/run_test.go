@@ -268,14 +268,29 @@ func TestOnlyDeclaredFds(t *testing.T) {
 
 func TestZombiesReaped(t *testing.T) {
 	forEachMode(t, func(t *testing.T, md *mode) {
-		// Each ( cmd & ) leaves cmd orphaned to the sandbox's PID 1; they all
-		// exit well before the listing, so any Z left is an unreaped orphan.
+		// Each ( cmd & ) leaves cmd orphaned to the sandbox's PID 1. The early
+		// listing proves the orphan sleep was reparented to PID 1; by the late
+		// one every orphan has exited, so any Z left is one PID 1 did not reap.
+		const list = `for f in /proc/[0-9]*/stat; do read -r l <"$f" 2>/dev/null && echo "$l"; done; `
 		out := mustRun(t, md, "--", "sh", "-c",
-			`(true &); (sh -c 'exit 3' &); (sleep 0.1 &); (sh -c 'kill -9 $$' &); sleep 0.6; `+
-				`for f in /proc/[0-9]*/stat; do read -r l <"$f" 2>/dev/null && echo "$l"; done; true`)
-		lines := strings.Split(strings.TrimSpace(out), "\n")
+			`(true &); (sh -c 'exit 3' &); (sh -c 'kill -9 $$' &); (sleep 0.3 &); sleep 0.1; `+list+
+				`echo @@; sleep 0.7; `+list+`true`)
+		early, late, ok := strings.Cut(out, "@@\n")
+		if !ok {
+			t.Fatalf("unexpected output %q", out)
+		}
+		orphan := false
+		for _, l := range strings.Split(strings.TrimSpace(early), "\n") {
+			if f := strings.Fields(l[strings.LastIndexByte(l, ')')+1:]); strings.Contains(l, "(sleep)") && len(f) > 1 && f[1] == "1" {
+				orphan = true
+			}
+		}
+		if !orphan {
+			t.Fatalf("no orphaned sleep with parent 1 in the early listing:\n%s", early)
+		}
+		lines := strings.Split(strings.TrimSpace(late), "\n")
 		if len(lines) < 2 {
-			t.Fatalf("process listing too short: %q", out)
+			t.Fatalf("process listing too short: %q", late)
 		}
 		for _, l := range lines {
 			if statState(l) == "Z" {
