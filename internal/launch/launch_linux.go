@@ -84,6 +84,8 @@ type preparedSandbox struct {
 	ctrl []byte
 	cred *unix.Ucred
 	buf  [16]byte
+	pfd  unix.PollFd
+	zero unix.Timespec
 }
 
 type rawInsn struct {
@@ -396,6 +398,22 @@ func forkExec(p *prepared, pipe int) (pid int, errno syscall.Errno) {
 		goto initfail
 	}
 	syscall.RawSyscall(syscall.SYS_PRCTL, unix.PR_SET_DUMPABLE, 0, 0)
+	// Changing the effective uid cleared PR_SET_PDEATHSIG (commit_creds
+	// does): arm it again, then make sure the parent did not die in between.
+	// It never writes on the control socket, so readability means hang-up.
+	_, _, err1 = syscall.RawSyscall(syscall.SYS_PRCTL, unix.PR_SET_PDEATHSIG, uintptr(syscall.SIGKILL), 0)
+	if err1 != 0 {
+		step = StepPdeathsig
+		goto initfail
+	}
+	sb.pfd.Fd = int32(sb.ctl)
+	sb.pfd.Events = unix.POLLIN
+	r1, _, _ = syscall.RawSyscall6(unix.SYS_PPOLL, uintptr(unsafe.Pointer(&sb.pfd)), 1, uintptr(unsafe.Pointer(&sb.zero)), 0, 0, 0)
+	if r1 != 0 {
+		for {
+			syscall.RawSyscall(syscall.SYS_EXIT_GROUP, 125, 0, 0)
+		}
+	}
 	syscall.RawSyscall(syscall.SYS_PRCTL, unix.PR_SET_NAME, uintptr(unsafe.Pointer(&initName[0])), 0)
 
 	// The mount program.
@@ -629,14 +647,6 @@ initfail:
 
 program:
 
-	if p.pdeathsig != 0 {
-		_, _, err1 = syscall.RawSyscall(syscall.SYS_PRCTL, unix.PR_SET_PDEATHSIG, p.pdeathsig, 0)
-		if err1 != 0 {
-			step = StepPdeathsig
-			goto fail
-		}
-	}
-
 	for i = 0; i < len(p.setns); i++ {
 		_, _, err1 = syscall.RawSyscall(unix.SYS_SETNS, uintptr(p.setns[i].FD), uintptr(p.setns[i].Type), 0)
 		if err1 != 0 {
@@ -768,6 +778,15 @@ program:
 		_, _, err1 = syscall.RawSyscall(syscall.SYS_SETRESUID, uintptr(p.uid), uintptr(p.uid), uintptr(p.uid))
 		if err1 != 0 {
 			step = StepSetuid
+			goto fail
+		}
+	}
+
+	// After the credential change, which would clear it.
+	if p.pdeathsig != 0 {
+		_, _, err1 = syscall.RawSyscall(syscall.SYS_PRCTL, unix.PR_SET_PDEATHSIG, p.pdeathsig, 0)
+		if err1 != 0 {
+			step = StepPdeathsig
 			goto fail
 		}
 	}
