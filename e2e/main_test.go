@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -294,7 +295,16 @@ func (md *mode) command(ctx context.Context, runID string, extraEnv []string, ar
 // forEachMode runs f as subtests "root" and "user".
 func forEachMode(t *testing.T, f func(t *testing.T, md *mode)) {
 	t.Helper()
+	forModes(t, []string{"root", "user"}, f)
+}
+
+// forModes runs f as subtests for the named modes only.
+func forModes(t *testing.T, names []string, f func(t *testing.T, md *mode)) {
+	t.Helper()
 	for _, md := range modes {
+		if !slices.Contains(names, md.name) {
+			continue
+		}
 		t.Run(md.name, func(t *testing.T) {
 			if md.skip != "" {
 				t.Skip(md.skip)
