@@ -423,6 +423,13 @@ func TestJSONStatus(t *testing.T) {
 			}
 			checkStatus(t, lines, "exit-code", 7)
 		})
+		t.Run("timeout", func(t *testing.T) {
+			lines, r := jsonStatus(t, md, nil, "--timeout", "1s", "--", "sleep", "10")
+			if r.code != 137 {
+				t.Errorf("want exit 137\n%v", r)
+			}
+			checkStatus(t, lines, "signal", 9)
+		})
 		t.Run("signal", func(t *testing.T) {
 			lines, r := jsonStatus(t, md, nil, "--", "sh", "-c", "kill -9 $$")
 			if r.code != 137 {
@@ -561,13 +568,23 @@ func TestUidGidFlags(t *testing.T) {
 
 func TestMapRoot(t *testing.T) {
 	forEachMode(t, func(t *testing.T, md *mode) {
-		out := mustRun(t, md, "--map-root", "--", "sh", "-c", "id -u; id -g; cat /proc/self/status")
-		ids, status, _ := strings.Cut(out, "\n")
-		gid, status, _ := strings.Cut(status, "\n")
-		if ids != "0" || gid != "0" {
-			t.Errorf("--map-root: uid %q gid %q, want 0 0", ids, gid)
+		out := mustRun(t, md, "--map-root", "--", "sh", "-c", "id -u; id -g; cat /proc/self/uid_map /proc/self/gid_map /proc/self/status")
+		lines := strings.SplitN(out, "\n", 5)
+		if len(lines) != 5 || lines[0] != "0" || lines[1] != "0" {
+			t.Fatalf("--map-root: want uid and gid 0 inside, got %q", out)
 		}
-		capsAndNNP(t, status)
+		// Inside root is the caller's own id outside, never host root.
+		for _, l := range lines[2:4] {
+			f := strings.Fields(l)
+			want := strconv.Itoa(md.uid)
+			if md.root {
+				want = "65534"
+			}
+			if len(f) != 3 || f[0] != "0" || f[1] != want || f[2] != "1" {
+				t.Errorf("--map-root id map %q, want 0 %s 1", l, want)
+			}
+		}
+		capsAndNNP(t, lines[4])
 	})
 }
 
