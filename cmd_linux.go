@@ -35,9 +35,9 @@ type running struct {
 // *SetupError when the sandbox could not be built or the program could not be
 // executed.
 //
-// The sandbox's init is killed when the thread that called Start exits; call
-// Start from a goroutine that is not locked to a thread it will give up (the
-// main goroutine is always safe).
+// The sandbox lives until the program exits, Kill is called, the Spec's
+// timeout expires, or the calling process dies (by any signal): its init
+// watches the process, not the thread that called Start.
 func (c *Cmd) Start() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()

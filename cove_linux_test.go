@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -261,6 +262,32 @@ func TestTimeoutKillsTheTree(t *testing.T) {
 	}
 }
 
+// TestSandboxOutlivesStartingThread starts a sandbox from a goroutine that
+// locks its thread and returns without unlocking, so Go ends the thread:
+// the sandbox must keep running (a parent-death signal tied to the thread
+// would kill it; peers.md attack #32).
+func TestSandboxOutlivesStartingThread(t *testing.T) {
+	requireSandbox(t)
+	for _, reexec := range []bool{false, true} {
+		cmd := cove.Command(spec.Default(), "sh", "-c", "sleep 0.5; echo survived")
+		cmd.ReexecInit = reexec
+		var out bytes.Buffer
+		cmd.Stdout = &out
+		started := make(chan error)
+		go func() {
+			runtime.LockOSThread()
+			started <- cmd.Start()
+			// returning while locked ends this thread
+		}()
+		if err := <-started; err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Wait(); err != nil || out.String() != "survived\n" {
+			t.Fatalf("reexec=%v: got %v and %q; the sandbox died with its starting thread", reexec, err, out.String())
+		}
+	}
+}
+
 // TestLibraryAsUnprivilegedUser re-runs this package's tests as uid 65534.
 func TestLibraryAsUnprivilegedUser(t *testing.T) {
 	if os.Getenv(unprivEnv) != "" {
@@ -287,7 +314,7 @@ func TestLibraryAsUnprivilegedUser(t *testing.T) {
 	if err := os.WriteFile(bin, self, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(bin, "-test.run", "^Test(Run|Setup|Output|Extra|Events|Timeout|Reexec)", "-test.count=1", "-test.v")
+	cmd := exec.Command(bin, "-test.run", "^Test(Run|Setup|Output|Extra|Events|Timeout|Reexec|Sandbox)", "-test.count=1", "-test.v")
 	cmd.Env = append(os.Environ(), unprivEnv+"=1", "HOME=/nonexistent")
 	cmd.Dir = dir
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534, NoSetGroups: false}}

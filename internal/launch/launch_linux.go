@@ -321,11 +321,6 @@ func forkExec(p *prepared, pipe int) (pid int, errno syscall.Errno) {
 	}
 
 	// ---- sandbox init (PID 1 of the new namespaces) ----
-	_, _, err1 = syscall.RawSyscall(syscall.SYS_PRCTL, unix.PR_SET_PDEATHSIG, uintptr(syscall.SIGKILL), 0)
-	if err1 != 0 {
-		step = StepPdeathsig
-		goto initfail
-	}
 	// Wait until the parent has written our id maps.
 	r1, _, err1 = syscall.RawSyscall(syscall.SYS_READ, uintptr(sb.sync), uintptr(unsafe.Pointer(&sb.buf[0])), 1)
 	if err1 != 0 || r1 != 1 {
@@ -398,21 +393,22 @@ func forkExec(p *prepared, pipe int) (pid int, errno syscall.Errno) {
 		goto initfail
 	}
 	syscall.RawSyscall(syscall.SYS_PRCTL, unix.PR_SET_DUMPABLE, 0, 0)
-	// Changing the effective uid cleared PR_SET_PDEATHSIG (commit_creds
-	// does): arm it again, then make sure the parent did not die in between.
-	// It never writes on the control socket, so readability means hang-up.
-	_, _, err1 = syscall.RawSyscall(syscall.SYS_PRCTL, unix.PR_SET_PDEATHSIG, uintptr(syscall.SIGKILL), 0)
-	if err1 != 0 {
-		step = StepPdeathsig
-		goto initfail
+	// The init lives as long as the cove process, not as long as the thread
+	// that forked it (PR_SET_PDEATHSIG follows threads, and a Go thread can
+	// end while the process goes on; changing uid also clears it). Stage 0
+	// never writes on the control socket, so it becomes readable only when
+	// stage 0's end closes — when the process dies, by any signal. O_ASYNC
+	// turns that hang-up into SIGIO, which the reaper loop waits for.
+	r1, _, err1 = syscall.RawSyscall(syscall.SYS_GETPID, 0, 0, 0)
+	if err1 == 0 {
+		_, _, err1 = syscall.RawSyscall(syscall.SYS_FCNTL, uintptr(sb.ctl), syscall.F_SETOWN, r1)
 	}
-	sb.pfd.Fd = int32(sb.ctl)
-	sb.pfd.Events = unix.POLLIN
-	r1, _, _ = syscall.RawSyscall6(unix.SYS_PPOLL, uintptr(unsafe.Pointer(&sb.pfd)), 1, uintptr(unsafe.Pointer(&sb.zero)), 0, 0, 0)
-	if r1 != 0 {
-		for {
-			syscall.RawSyscall(syscall.SYS_EXIT_GROUP, 125, 0, 0)
-		}
+	if err1 == 0 {
+		_, _, err1 = syscall.RawSyscall(syscall.SYS_FCNTL, uintptr(sb.ctl), syscall.F_SETFL, unix.O_RDWR|unix.O_ASYNC)
+	}
+	if err1 != 0 {
+		step = StepSignals
+		goto initfail
 	}
 	syscall.RawSyscall(syscall.SYS_PRCTL, unix.PR_SET_NAME, uintptr(unsafe.Pointer(&initName[0])), 0)
 
@@ -598,9 +594,24 @@ func forkExec(p *prepared, pipe int) (pid int, errno syscall.Errno) {
 	sb.rep.Kind = ReportStarted
 	sb.cred.Pid = int32(child)
 	syscall.RawSyscall(syscall.SYS_SENDMSG, uintptr(sb.ctl), uintptr(unsafe.Pointer(&sb.msg)), 0)
+	// A hang-up before O_ASYNC was set sent no SIGIO: look once.
+	if parentGone(sb) {
+		for {
+			syscall.RawSyscall(syscall.SYS_EXIT_GROUP, 128+uintptr(syscall.SIGKILL), 0, 0)
+		}
+	}
 	for {
 		r1, _, err1 = syscall.RawSyscall6(syscall.SYS_RT_SIGTIMEDWAIT, uintptr(unsafe.Pointer(&sb.sigset)), 0, 0, 8, 0, 0)
 		if err1 != 0 {
+			continue
+		}
+		if r1 == uintptr(syscall.SIGIO) {
+			// Stage 0 is gone: exiting takes the PID namespace with us.
+			if parentGone(sb) {
+				for {
+					syscall.RawSyscall(syscall.SYS_EXIT_GROUP, 128+uintptr(syscall.SIGKILL), 0, 0)
+				}
+			}
 			continue
 		}
 		if r1 != uintptr(syscall.SIGCHLD) {

@@ -23,6 +23,18 @@ func atFD(sb *preparedSandbox, reg int) int {
 	return sb.regs[reg]
 }
 
+// parentGone tells whether stage 0's end of the control socket has closed:
+// stage 0 never writes there, so any readability is the hang-up.
+//
+//go:nosplit
+func parentGone(sb *preparedSandbox) bool {
+	sb.pfd.Fd = int32(sb.ctl)
+	sb.pfd.Events = unix.POLLIN
+	sb.pfd.Revents = 0
+	r1, _, _ := syscall.RawSyscall6(unix.SYS_PPOLL, uintptr(unsafe.Pointer(&sb.pfd)), 1, uintptr(unsafe.Pointer(&sb.zero)), 0, 0, 0)
+	return r1 != 0 && sb.pfd.Revents != 0
+}
+
 // Started describes a running sandbox started by StartSandbox.
 type Started struct {
 	// InitPid is the sandbox init's pid (PID 1 inside), in our namespace.
@@ -39,9 +51,10 @@ type Started struct {
 // execed, or with an *Error naming the failing step; in that case the init
 // has been reaped. Later reports (ReportExited) arrive on Started.Control.
 //
-// Preconditions: as for Start. The calling thread must outlive the sandbox:
-// the init gets PR_SET_PDEATHSIG(SIGKILL), which fires when the thread that
-// forked it exits.
+// Preconditions: as for Start. The sandbox lives as long as the calling
+// process (not thread): when the process dies, its end of the control socket
+// closes and the init, notified by SIGIO, exits, which kills the PID
+// namespace.
 func StartSandbox(p *Params) (*Started, error) {
 	sb := p.Sandbox
 	if sb == nil {
@@ -236,7 +249,7 @@ func prepareSandbox(sb *Sandbox, pr *prepared) (*preparedSandbox, error) {
 	all := ^uint32(0)
 	ps.fullCaps = [2]unix.CapUserData{{Effective: all, Permitted: all, Inheritable: 0}, {Effective: all, Permitted: all}}
 	copy(ps.ifr[:], "lo")
-	for _, s := range append([]syscall.Signal{unix.SIGCHLD}, sb.Signals...) {
+	for _, s := range append([]syscall.Signal{unix.SIGCHLD, unix.SIGIO}, sb.Signals...) {
 		if s <= 0 || s > 64 || s == unix.SIGKILL || s == unix.SIGSTOP {
 			return nil, fmt.Errorf("launch: cannot forward signal %d", s)
 		}

@@ -46,9 +46,9 @@ type Process struct {
 // Spawn starts stage 1 with cfg and returns once it is running; the program
 // itself starts later, which Next reports.
 //
-// Preconditions: the calling thread must outlive the sandbox, because stage 1
-// is killed (PR_SET_PDEATHSIG) when the thread that forked it exits. The cove
-// CLI calls it from the main goroutine, which init pins to the main thread.
+// Stage 1 lives as long as the calling process: it exits when stage 0's end
+// of the control socket closes (PR_SET_PDEATHSIG is not used: it follows the
+// forking thread, which Go may end while the process goes on).
 func Spawn(cfg *Config, o SpawnOptions) (*Process, error) {
 	if o.Cloneflags&unix.CLONE_NEWUSER == 0 {
 		return nil, errors.New("stage 1 needs a new user namespace")
@@ -92,7 +92,6 @@ func Spawn(cfg *Config, o SpawnOptions) (*Process, error) {
 			GidMappingsEnableSetgroups: o.Setgroups,
 			Credential:                 &syscall.Credential{Uid: o.UID, Gid: o.GID, NoSetGroups: !o.Setgroups},
 			AmbientCaps:                ambient,
-			Pdeathsig:                  syscall.SIGKILL,
 		},
 	}
 	if err := cmd.Start(); err != nil {
