@@ -43,7 +43,6 @@ type mode struct {
 	tmpdir   string // TMPDIR given to cove; must stay empty
 	marker   string // a host file under /home that must not be visible inside
 	skip     string // why this mode is skipped (printed)
-	ownsHome bool   // home was created for the tests (as opposed to the runner's)
 }
 
 func TestMain(m *testing.M) { os.Exit(testMain(m)) }

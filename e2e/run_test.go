@@ -301,10 +301,7 @@ func TestZombiesReaped(t *testing.T) {
 }
 
 func TestKillCoveKillsSandbox(t *testing.T) {
-	// Only "user" for now: as root the sandbox survives SIGKILL of cove
-	// (the launcher's PR_SET_PDEATHSIG is cleared by its later setresuid to
-	// the unprivileged id); put "root" back with the fix.
-	forModes(t, []string{"user"}, func(t *testing.T, md *mode) {
+	forEachMode(t, func(t *testing.T, md *mode) {
 		mark := "cove-e2e-mark-" + randHex()
 		// The inner sh keeps $0 = mark in its cmdline (it does not exec sleep
 		// because of the trailing ':'); the sleep carries the run's env marker.

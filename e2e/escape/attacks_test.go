@@ -597,17 +597,7 @@ func TestEscape32GoroutineExit(t *testing.T) {
 	time.Sleep(200 * time.Millisecond)
 	err := c.Wait()
 	if err != nil || !strings.Contains(out.String(), "slept=1.5s") {
-		// Known hole, reported to the engine owner: the sandbox's init
-		// carries a parent-death signal bound to the thread that called
-		// Start. Until it is fixed this fails only under COVE_ESCAPE_STRICT=1
-		// and is flagged in the summary line.
-		msg := fmt.Sprintf("locked goroutine that exited: sandbox killed: Wait %v, output %q", err, out.String())
-		note(32, "KNOWN HOLE: %s (COVE_ESCAPE_STRICT=1 makes it fail)", msg)
-		if os.Getenv("COVE_ESCAPE_STRICT") != "" {
-			t.Error(msg)
-		} else {
-			t.Log(msg)
-		}
+		t.Errorf("locked goroutine that exited: sandbox killed: Wait %v, output %q", err, out.String())
 	}
 }
 

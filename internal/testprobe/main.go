@@ -250,8 +250,8 @@ var syscalls = map[string]func(args []string) error{
 	"delete_module": func(a []string) error {
 		return raw(unix.SYS_DELETE_MODULE, uintptr(unsafe.Pointer(cstr("cove_escape_nonexistent"))), unix.O_NONBLOCK)
 	},
-	"iopl":   func(a []string) error { return raw(unix.SYS_IOPL, 3) },
-	"ioperm": func(a []string) error { return raw(unix.SYS_IOPERM, 0x80, 1, 1) },
+	"iopl":   func(a []string) error { return raw(sysIopl, 3) },
+	"ioperm": func(a []string) error { return raw(sysIoperm, 0x80, 1, 1) },
 	"swapon": func(a []string) error {
 		return raw(unix.SYS_SWAPON, uintptr(unsafe.Pointer(cstr("/nonexistent-cove-swap"))), 0)
 	},
@@ -359,10 +359,10 @@ var syscalls = map[string]func(args []string) error{
 	"pivot_root": func(a []string) error { return unix.PivotRoot("/tmp", "/tmp") },
 	"modify_ldt": func(a []string) error {
 		buf := make([]byte, 16)
-		return raw(unix.SYS_MODIFY_LDT, 0, uintptr(unsafe.Pointer(&buf[0])), 16)
+		return raw(sysModifyLDT, 0, uintptr(unsafe.Pointer(&buf[0])), 16)
 	},
 	"sethostname": func(a []string) error { return unix.Sethostname([]byte("cove-escape")) },
-	"uselib":      func(a []string) error { return raw(unix.SYS_USELIB, uintptr(unsafe.Pointer(cstr("/nonexistent")))) },
+	"uselib":      func(a []string) error { return raw(sysUselib, uintptr(unsafe.Pointer(cstr("/nonexistent")))) },
 }
 
 func nsFlags(s string) int {
@@ -994,7 +994,8 @@ func forkPause() (int, error) {
 	}
 	if r == 0 {
 		for {
-			syscall.RawSyscall(unix.SYS_PAUSE, 0, 0, 0)
+			// ppoll with no fds and no timeout: pause(2) on every architecture.
+			syscall.RawSyscall6(unix.SYS_PPOLL, 0, 0, 0, 0, 0, 0)
 		}
 	}
 	return int(r), nil
