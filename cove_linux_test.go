@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/covebox/cove"
+	"github.com/covebox/cove/internal/testutil"
 	"github.com/covebox/cove/spec"
 )
 
@@ -296,23 +297,13 @@ func TestLibraryAsUnprivilegedUser(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("already unprivileged (euid != 0): the other tests cover this user")
 	}
-	dir := t.TempDir()
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	bin := testutil.ExecutableCopy(t, "", "cove.test")
+	dir := filepath.Dir(bin)
 	for d := filepath.Dir(dir); d != "/"; d = filepath.Dir(d) {
 		st, err := os.Stat(d)
 		if err == nil && st.Mode().Perm()&0o001 == 0 {
 			t.Skipf("%s is not searchable by others; cannot hand the test binary to uid 65534", d)
 		}
-	}
-	bin := filepath.Join(dir, "cove.test")
-	self, err := os.ReadFile("/proc/self/exe")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(bin, self, 0o755); err != nil {
-		t.Fatal(err)
 	}
 	cmd := exec.Command(bin, "-test.run", "^Test(Run|Setup|Output|Extra|Events|Timeout|Reexec|Sandbox)", "-test.count=1", "-test.v")
 	cmd.Env = append(os.Environ(), unprivEnv+"=1", "HOME=/nonexistent")

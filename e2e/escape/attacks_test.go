@@ -44,7 +44,7 @@ func ptyRun(t *testing.T, u runAs, coveArgs []string, probeArgs ...string) (*res
 	if !u.self {
 		os.Chown(slave.Name(), u.uid, u.gid)
 	}
-	c := coveCmd(nil, u, coveArgs, probeArgs...)
+	c := coveCmd(context.Background(), u, coveArgs, probeArgs...)
 	var so, se bytes.Buffer
 	c.Stdin, c.Stdout, c.Stderr = slave, &so, &se
 	c.SysProcAttr.Setsid, c.SysProcAttr.Setctty, c.SysProcAttr.Ctty = true, true, 0

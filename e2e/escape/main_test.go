@@ -356,7 +356,7 @@ type started struct {
 // start starts the probe in cove as u and waits for its ready=1 line.
 func start(t *testing.T, u runAs, coveArgs []string, probeArgs ...string) *started {
 	t.Helper()
-	c := coveCmd(nil, u, coveArgs, probeArgs...)
+	c := coveCmd(context.Background(), u, coveArgs, probeArgs...)
 	in, err := c.StdinPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -5,10 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/covebox/cove/internal/testutil"
 	"io"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -74,38 +74,8 @@ func scenario() int {
 	return code
 }
 
-func executableCopy(t *testing.T) string {
-	t.Helper()
-	dir := t.TempDir()
-	// Open up the directories t.TempDir made, strictly below the system
-	// temporary directory, never that directory itself.
-	tmp := filepath.Clean(os.TempDir())
-	for d := dir; strings.HasPrefix(d, tmp+"/"); d = filepath.Dir(d) {
-		if err := os.Chmod(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	src, err := os.Open("/proc/self/exe")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer src.Close()
-	path := filepath.Join(dir, "audit.test")
-	dst, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY, 0o755)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.Copy(dst, src); err != nil {
-		t.Fatal(err)
-	}
-	if err := dst.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
-
 func TestAuditChildInNewNamespaces(t *testing.T) {
-	bin := executableCopy(t)
+	bin := testutil.ExecutableCopy(t, "", "audit.test")
 	for _, tc := range []struct {
 		behaviour string
 		cred      *syscall.Credential

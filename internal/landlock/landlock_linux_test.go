@@ -5,14 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
+	"github.com/covebox/cove/internal/testutil"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strconv"
-	"strings"
 	"syscall"
 	"testing"
 
@@ -122,48 +121,10 @@ func helper(arg string) int {
 	return 0
 }
 
-// world returns a fresh directory that an unprivileged uid can reach.
-func world(t *testing.T) string {
-	t.Helper()
-	dir := t.TempDir()
-	// Open up the directories t.TempDir made, strictly below the system
-	// temporary directory, never that directory itself.
-	tmp := filepath.Clean(os.TempDir())
-	for d := dir; strings.HasPrefix(d, tmp+"/"); d = filepath.Dir(d) {
-		if err := os.Chmod(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return dir
-}
-
-// executableCopy copies the test binary into dir so that an unprivileged
-// uid can run it.
-func executableCopy(t *testing.T, dir string) string {
-	t.Helper()
-	src, err := os.Open("/proc/self/exe")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer src.Close()
-	path := filepath.Join(dir, "landlock.test")
-	dst, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY, 0o755)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.Copy(dst, src); err != nil {
-		t.Fatal(err)
-	}
-	if err := dst.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
-
 func TestRestrict(t *testing.T) {
 	requireLandlock(t)
-	base := world(t)
-	bin := executableCopy(t, base)
+	base := testutil.WorldDir(t)
+	bin := testutil.ExecutableCopy(t, base, "landlock.test")
 	for _, tc := range []struct {
 		behaviour string
 		cred      *syscall.Credential

@@ -5,10 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
+	"github.com/covebox/cove/internal/testutil"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -65,40 +64,8 @@ func helper() int {
 	return 0
 }
 
-// executableCopy copies the test binary into a fresh 0755 directory so that
-// an unprivileged uid can run it.
-func executableCopy(t *testing.T) string {
-	t.Helper()
-	dir := t.TempDir()
-	// Open up the directories t.TempDir made, strictly below the system
-	// temporary directory, never that directory itself.
-	tmp := filepath.Clean(os.TempDir())
-	for d := dir; strings.HasPrefix(d, tmp+"/"); d = filepath.Dir(d) {
-		if err := os.Chmod(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	src, err := os.Open("/proc/self/exe")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer src.Close()
-	path := filepath.Join(dir, "rlimit.test")
-	dst, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY, 0o755)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.Copy(dst, src); err != nil {
-		t.Fatal(err)
-	}
-	if err := dst.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
-
 func TestCheckAgainstKernel(t *testing.T) {
-	bin := executableCopy(t)
+	bin := testutil.ExecutableCopy(t, "", "rlimit.test")
 	for _, tc := range []struct {
 		behaviour string
 		cred      *syscall.Credential
