@@ -1,6 +1,7 @@
 package chain
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -52,8 +53,11 @@ func TestInheritedIgnoredSignals(t *testing.T) {
 	script := `trap '' HUP INT; exec "$0" root sh -c 'grep SigIgn /proc/self/status'`
 	real := fx.run(t, "", []string{"/bin/sh", "-c", script, realTool(t, "setuidgid")}, runOpts{})
 	cove := fx.run(t, "", []string{"/bin/sh", "-c", script, fx.bin + "/setuidgid"}, runOpts{})
-	if real.stdout != cove.stdout || !strings.Contains(real.stdout, "0000000000000003") {
-		t.Errorf("ignored signals: real %q, cove %q (want SIGHUP|SIGINT = 3)", real.stdout, cove.stdout)
+	// The test's own caller may ignore more (SIGPIPE under some shells and
+	// CI runners): compare with the real tool, and require HUP and INT.
+	mask, err := strconv.ParseUint(strings.TrimSpace(strings.TrimPrefix(cove.stdout, "SigIgn:")), 16, 64)
+	if real.stdout != cove.stdout || err != nil || mask&3 != 3 {
+		t.Errorf("ignored signals: real %q, cove %q (want the same, with SIGHUP|SIGINT = 3 set)", real.stdout, cove.stdout)
 	}
 }
 
