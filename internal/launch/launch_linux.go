@@ -29,8 +29,13 @@ type prepared struct {
 	path       []*byte
 	argv, envv []*byte
 	setns      []Namespace
+	writes     []rawWrite
+	chroot     *byte
+	rootFD     int
+	dirFD      int
 	setsid     bool
 	setctty    bool
+	ctty       int
 	fd         []int // scratch copy of Params.Files, rewritten by the child
 	nextfd     int
 	dir        *byte
@@ -46,6 +51,7 @@ type prepared struct {
 	setGroups  bool
 	groups     []uint32
 	uid, gid   int
+	euid, egid int
 	setCaps    bool
 	capHdr     unix.CapUserHeader
 	capData    [2]unix.CapUserData
@@ -100,6 +106,20 @@ type rawInsn struct {
 }
 
 type rlimit64 struct{ cur, max uint64 }
+
+type rawWrite struct {
+	path *byte
+	data []byte
+}
+
+// atFdcwd is AT_FDCWD as a system call argument.
+const atFdcwd = ^uintptr(99)
+
+// dot and slash are C strings for the child.
+var (
+	dot   = [...]byte{'.', 0}
+	slash = [...]byte{'/', 0}
+)
 
 // initName is the sandbox init's process name (/proc/1/comm inside).
 var initName = [...]byte{'c', 'o', 'v', 'e', '-', 'i', 'n', 'i', 't', 0}
@@ -218,7 +238,8 @@ func detail(p *Params, e *Error) string {
 
 func prepare(p *Params) (*prepared, error) {
 	pr := &prepared{
-		setns: p.Setns, setsid: p.Setsid, setctty: p.Setctty, umask: p.Umask,
+		setns: p.Setns, setsid: p.Setsid, setctty: p.Setctty, ctty: p.Ctty, umask: p.Umask,
+		rootFD: -1, dirFD: -1, euid: p.UID, egid: p.GID,
 		rlimits: p.Rlimits, setSecbits: p.SetSecurebits, secbits: uintptr(p.Securebits),
 		dropBound: p.DropBounding, keepBound: p.KeepBounding, lastCap: p.LastCap,
 		setGroups: p.SetGroups, groups: p.Groups, uid: p.UID, gid: p.GID,
@@ -243,6 +264,27 @@ func prepare(p *Params) (*prepared, error) {
 		if pr.dir, err = syscall.BytePtrFromString(p.Dir); err != nil {
 			return nil, fmt.Errorf("launch: dir %q: %w", p.Dir, err)
 		}
+	}
+	if p.Chroot != "" {
+		if pr.chroot, err = syscall.BytePtrFromString(p.Chroot); err != nil {
+			return nil, fmt.Errorf("launch: chroot %q: %w", p.Chroot, err)
+		}
+	}
+	for _, w := range p.Writes {
+		b, err := syscall.BytePtrFromString(w.Path)
+		if err != nil {
+			return nil, fmt.Errorf("launch: write %q: %w", w.Path, err)
+		}
+		pr.writes = append(pr.writes, rawWrite{path: b, data: []byte(w.Data)})
+	}
+	if p.UseRootFD {
+		pr.rootFD = p.RootFD
+	}
+	if p.UseDirFD {
+		pr.dirFD = p.DirFD
+	}
+	if p.SetEffective {
+		pr.euid, pr.egid = p.EUID, p.EGID
 	}
 	pr.fd = append([]int(nil), p.Files...)
 	pr.nextfd = len(pr.fd)
@@ -666,6 +708,59 @@ program:
 		}
 	}
 
+	for i = 0; i < len(p.writes); i++ {
+		r1, _, err1 = syscall.RawSyscall6(syscall.SYS_OPENAT, atFdcwd, uintptr(unsafe.Pointer(p.writes[i].path)), unix.O_WRONLY|unix.O_CREAT|unix.O_TRUNC|unix.O_CLOEXEC, 0o644, 0, 0)
+		if err1 != 0 {
+			step, index = StepWrite, i
+			goto fail
+		}
+		if len(p.writes[i].data) > 0 {
+			_, _, err1 = syscall.RawSyscall(syscall.SYS_WRITE, r1, uintptr(unsafe.Pointer(&p.writes[i].data[0])), uintptr(len(p.writes[i].data)))
+		}
+		syscall.RawSyscall(syscall.SYS_CLOSE, r1, 0, 0)
+		if err1 != 0 {
+			step, index = StepWrite, i
+			goto fail
+		}
+	}
+
+	// Root and working directory, before the fd table can reuse the numbers
+	// of RootFD and DirFD.
+	if p.rootFD >= 0 {
+		_, _, err1 = syscall.RawSyscall(syscall.SYS_FCHDIR, uintptr(p.rootFD), 0, 0)
+		if err1 == 0 {
+			_, _, err1 = syscall.RawSyscall(syscall.SYS_CHROOT, uintptr(unsafe.Pointer(&dot[0])), 0, 0)
+		}
+		if err1 != 0 {
+			step = StepChroot
+			goto fail
+		}
+	}
+	if p.chroot != nil {
+		_, _, err1 = syscall.RawSyscall(syscall.SYS_CHROOT, uintptr(unsafe.Pointer(p.chroot)), 0, 0)
+		if err1 == 0 {
+			_, _, err1 = syscall.RawSyscall(syscall.SYS_CHDIR, uintptr(unsafe.Pointer(&slash[0])), 0, 0)
+		}
+		if err1 != 0 {
+			step = StepChroot
+			goto fail
+		}
+	}
+	if p.dirFD >= 0 {
+		_, _, err1 = syscall.RawSyscall(syscall.SYS_FCHDIR, uintptr(p.dirFD), 0, 0)
+		if err1 != 0 {
+			step = StepChdir
+			goto fail
+		}
+	}
+	if p.dir != nil {
+		_, _, err1 = syscall.RawSyscall(syscall.SYS_CHDIR, uintptr(unsafe.Pointer(p.dir)), 0, 0)
+		if err1 != 0 {
+			step = StepChdir
+			goto fail
+		}
+	}
+
 	if p.setsid {
 		_, _, err1 = syscall.RawSyscall(syscall.SYS_SETSID, 0, 0, 0)
 		if err1 != 0 {
@@ -713,20 +808,13 @@ program:
 	}
 
 	if p.setctty {
-		_, _, err1 = syscall.RawSyscall(syscall.SYS_IOCTL, 0, syscall.TIOCSCTTY, 0)
+		_, _, err1 = syscall.RawSyscall(syscall.SYS_IOCTL, uintptr(p.ctty), syscall.TIOCSCTTY, 0)
 		if err1 != 0 {
 			step = StepSetctty
 			goto fail
 		}
 	}
 
-	if p.dir != nil {
-		_, _, err1 = syscall.RawSyscall(syscall.SYS_CHDIR, uintptr(unsafe.Pointer(p.dir)), 0, 0)
-		if err1 != 0 {
-			step = StepChdir
-			goto fail
-		}
-	}
 	if p.umask >= 0 {
 		syscall.RawSyscall(syscall.SYS_UMASK, uintptr(p.umask), 0, 0)
 	}
@@ -779,14 +867,14 @@ program:
 		}
 	}
 	if p.gid >= 0 {
-		_, _, err1 = syscall.RawSyscall(syscall.SYS_SETRESGID, uintptr(p.gid), uintptr(p.gid), uintptr(p.gid))
+		_, _, err1 = syscall.RawSyscall(syscall.SYS_SETRESGID, uintptr(p.gid), uintptr(p.egid), uintptr(p.egid))
 		if err1 != 0 {
 			step = StepSetgid
 			goto fail
 		}
 	}
 	if p.uid >= 0 {
-		_, _, err1 = syscall.RawSyscall(syscall.SYS_SETRESUID, uintptr(p.uid), uintptr(p.uid), uintptr(p.uid))
+		_, _, err1 = syscall.RawSyscall(syscall.SYS_SETRESUID, uintptr(p.uid), uintptr(p.euid), uintptr(p.euid))
 		if err1 != 0 {
 			step = StepSetuid
 			goto fail

@@ -21,9 +21,27 @@ type Params struct {
 	// the order they must be joined: the user namespace first.
 	Setns []Namespace
 
-	// Setsid starts a new session. Setctty makes the child's fd 0 its
-	// controlling terminal (requires Setsid, and fd 0 must be a terminal).
+	// Writes are files written after the setns step (in the joined
+	// namespaces) and before chroot: dived's -t, e.g. uid_map contents.
+	Writes []FileWrite
+
+	// Chroot changes the root to a path; with UseRootFD, RootFD's
+	// directory becomes the root first (fchdir + chroot(".")): dived's -r, a
+	// client's root. Both run before the working directory is set and need
+	// CAP_SYS_CHROOT. RootFD is a parent fd.
+	Chroot    string
+	UseRootFD bool
+	RootFD    int
+	// With UseDirFD, the directory of parent fd DirFD becomes the working
+	// directory (after the chroot); Dir, if also set, is applied after it.
+	UseDirFD bool
+	DirFD    int
+
+	// Setsid starts a new session. Setctty makes the child's fd Ctty (a
+	// child fd number, after the fd table step) its controlling terminal;
+	// it requires Setsid, and that fd must be a terminal.
 	Setsid, Setctty bool
+	Ctty            int
 	// Files is the child's fd table: child fd i is the parent's fd Files[i];
 	// -1 leaves child fd i closed. Every fd not listed is closed at execve.
 	Files []int
@@ -46,10 +64,13 @@ type Params struct {
 	LastCap      int
 
 	// Credentials: SetGroups calls setgroups(Groups); UID/GID >= 0 call
-	// setresuid/setresgid.
-	SetGroups bool
-	Groups    []uint32
-	UID, GID  int
+	// setresuid/setresgid. SetEffective makes the effective (and saved) ids
+	// EUID/EGID instead (dived's -e): setresuid(UID, EUID, EUID).
+	SetGroups    bool
+	Groups       []uint32
+	UID, GID     int
+	SetEffective bool
+	EUID, EGID   int
 
 	// SetCaps calls capset with these sets (after setuid), ClearAmbient and
 	// Ambient manage the ambient set.
@@ -71,6 +92,12 @@ type Params struct {
 	// Sandbox, when set, makes the child a sandbox init (see Sandbox); the
 	// steps above then apply to the program it forks. Use StartSandbox.
 	Sandbox *Sandbox
+}
+
+// FileWrite is one file the child writes (O_WRONLY|O_CREAT|O_TRUNC, 0644).
+type FileWrite struct {
+	Path string
+	Data string
 }
 
 // Namespace is one namespace to join.
@@ -111,6 +138,8 @@ const (
 	StepSeccomp
 	StepPdeathsig
 	StepExec
+	StepWrite
+	StepChroot
 )
 
 // initStepNames are indexed by step - StepSync.
@@ -126,7 +155,7 @@ var stepNames = [...]string{
 	StepKeepCaps: "keep capabilities", StepSetgroups: "setgroups", StepSetgid: "setgid",
 	StepSetuid: "setuid", StepCapset: "capset", StepAmbient: "ambient capabilities",
 	StepNoNewPrivs: "no_new_privs", StepLandlock: "landlock", StepSeccomp: "seccomp",
-	StepPdeathsig: "pdeathsig", StepExec: "execve",
+	StepPdeathsig: "pdeathsig", StepExec: "execve", StepWrite: "write file", StepChroot: "chroot",
 }
 
 func (s Step) String() string {
