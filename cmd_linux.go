@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/covebox/cove/internal/landlock"
 	"github.com/covebox/cove/internal/launch"
 	"github.com/covebox/cove/internal/mount"
 	"github.com/covebox/cove/internal/stage"
@@ -29,6 +30,8 @@ type running struct {
 	// re-executed stage 1
 	proc  *stage.Process
 	pidfd int
+	// no namespaces: the program is our own child, leader of its session
+	plainPid int
 }
 
 // Start starts the program and returns once it is running, or with a
@@ -54,9 +57,12 @@ func (c *Cmd) Start() error {
 	if err != nil {
 		return err
 	}
-	if c.ReexecInit || needsReexec(&p.cfg.Payload) {
+	switch {
+	case p.plain:
+		err = c.startPlain(p)
+	case c.ReexecInit || needsReexec(&p.cfg.Payload):
 		err = c.startReexec(p)
-	} else {
+	default:
 		err = c.startDirect(p)
 	}
 	if err != nil {
@@ -100,7 +106,9 @@ func (c *Cmd) startDirect(p *plan) error {
 	if err != nil {
 		return &SetupError{Step: "mount", Code: 125, Err: err}
 	}
-	lp, cleanup, err := stage.LaunchParams(&p.cfg.Payload, files)
+	pl := p.cfg.Payload
+	pl.OOMScoreAdj = nil // the init sets its own; the program inherits it
+	lp, cleanup, err := stage.LaunchParams(&pl, files)
 	defer cleanup()
 	if err != nil {
 		return &SetupError{Step: "prepare", Code: 125, Err: err}
@@ -112,6 +120,9 @@ func (c *Cmd) startDirect(p *plan) error {
 		InitUID: int(o.UID), InitGID: int(o.GID), ClearGroups: o.Setgroups,
 		Program: program, Hostname: p.cfg.Hostname, Loopback: p.cfg.Loopback,
 		Signals: stage.Forwarded(),
+	}
+	if adj := p.cfg.Payload.OOMScoreAdj; adj != nil {
+		lp.Sandbox.InitWrites = append(lp.Sandbox.InitWrites, stage.OOMWrite(*adj))
 	}
 	st, err := launch.StartSandbox(lp)
 	r.closeChildEnds()
@@ -243,6 +254,62 @@ func launchError(err error, program []launch.Insn) error {
 	return se
 }
 
+// startPlain starts the program without namespaces: the launcher applies
+// the Spec's limits, capabilities, no_new_privs, Landlock (built here, from
+// host paths) and seccomp, and the program is our own child.
+func (c *Cmd) startPlain(p *plan) error {
+	r := &running{initPid: -1, ctl: -1, pidfd: -1}
+	ok := false
+	defer func() {
+		if !ok {
+			r.closeAll()
+		}
+	}()
+	files, err := r.stdio(c)
+	if err != nil {
+		return &SetupError{Step: "stdio", Code: 125, Err: err}
+	}
+	lp, cleanup, err := stage.LaunchParams(&p.cfg.Payload, files)
+	defer cleanup()
+	if err != nil {
+		return &SetupError{Step: "prepare", Code: 125, Err: err}
+	}
+	if ll := p.cfg.Payload.Landlock; len(ll.RO)+len(ll.RW)+len(ll.Exec) > 0 {
+		rules := landlock.Rules{RO: existing(ll.RO, ll.SkipMissing), RW: existing(ll.RW, ll.SkipMissing), Exec: existing(ll.Exec, ll.SkipMissing)}
+		rs, err := landlock.Prepare(rules)
+		if err != nil {
+			return &SetupError{Step: "landlock", Field: "security.landlock", Code: 125, Err: err}
+		}
+		defer rs.Close()
+		lp.LandlockFD = rs.FD
+	}
+	pid, err := launch.Start(lp)
+	r.closeChildEnds()
+	if err != nil {
+		return launchError(err, nil)
+	}
+	r.plainPid = pid
+	c.Pid = pid
+	c.run = r
+	ok = true
+	return nil
+}
+
+// existing returns the paths of list that exist, or list itself when
+// missing paths are errors (the Landlock step reports them).
+func existing(list []string, skipMissing bool) []string {
+	if !skipMissing {
+		return list
+	}
+	var out []string
+	for _, p := range list {
+		if _, err := os.Stat(p); err == nil {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
 // startReexec runs the sandbox init as a re-executed, sealed copy of this
 // binary (stage 1, Go).
 func (c *Cmd) startReexec(p *plan) error {
@@ -296,9 +363,12 @@ func (c *Cmd) Wait() error {
 	var st Status
 	var got bool
 	var err error
-	if r.proc != nil {
+	switch {
+	case r.plainPid > 0:
+		st, got, err = r.waitPlain()
+	case r.proc != nil:
 		st, got, err = r.waitReexec()
-	} else {
+	default:
 		st, got, err = r.waitDirect()
 	}
 	if c.timer != nil {
@@ -359,6 +429,31 @@ func (r *running) waitDirect() (Status, bool, error) {
 	return st, got, nil
 }
 
+// waitPlain waits for a program started without namespaces, then kills
+// what is left of its process group (its session: the launcher made it a
+// session leader). Without a PID namespace, a descendant that started a
+// session of its own can outlive it.
+func (r *running) waitPlain() (Status, bool, error) {
+	var ws unix.WaitStatus
+	for {
+		_, err := unix.Wait4(r.plainPid, &ws, 0, nil)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return Status{}, false, fmt.Errorf("cove: wait: %w", err)
+		}
+		break
+	}
+	unix.Kill(-r.plainPid, unix.SIGKILL)
+	r.copies.Wait()
+	r.closeAll()
+	if ws.Signaled() {
+		return Status{Code: 128 + int(ws.Signal()), Signal: ws.Signal()}, true, nil
+	}
+	return Status{Code: ws.ExitStatus()}, true, nil
+}
+
 func (r *running) waitReexec() (Status, bool, error) {
 	var st Status
 	got := false
@@ -410,6 +505,12 @@ func (c *Cmd) Signal(sig os.Signal) error {
 	if !ok {
 		return fmt.Errorf("cove: unsupported signal %v", sig)
 	}
+	if r.plainPid > 0 {
+		if s == unix.SIGKILL {
+			return unix.Kill(-r.plainPid, s)
+		}
+		return unix.Kill(r.plainPid, s)
+	}
 	return unix.Kill(r.initPid, s)
 }
 
@@ -436,6 +537,8 @@ func (c *Cmd) InitPid() int {
 		return 0
 	case c.run.proc != nil:
 		return c.run.proc.Pid()
+	case c.run.plainPid > 0:
+		return 0
 	}
 	return c.run.initPid
 }
@@ -459,15 +562,15 @@ func explainSpawn(err error) error {
 		return err
 	}
 	if v, e := readSysctl("kernel/apparmor_restrict_unprivileged_userns"); e == nil && v == "1" {
-		return fmt.Errorf("%w: unprivileged user namespaces are disabled by AppArmor (kernel.apparmor_restrict_unprivileged_userns=1): set it to 0, or allow cove in an AppArmor profile", err)
+		return fmt.Errorf("%w: unprivileged user namespaces are disabled by AppArmor (kernel.apparmor_restrict_unprivileged_userns=1): set it to 0, allow cove in an AppArmor profile, or use --no-namespaces (Landlock and seccomp only)", err)
 	}
 	if v, e := readSysctl("kernel/unprivileged_userns_clone"); e == nil && v == "0" {
-		return fmt.Errorf("%w: unprivileged user namespaces are disabled (kernel.unprivileged_userns_clone=0): set it to 1", err)
+		return fmt.Errorf("%w: unprivileged user namespaces are disabled (kernel.unprivileged_userns_clone=0): set it to 1, or use --no-namespaces (Landlock and seccomp only)", err)
 	}
 	if v, e := readSysctl("user/max_user_namespaces"); e == nil && v == "0" {
-		return fmt.Errorf("%w: user namespaces are disabled (user.max_user_namespaces=0): raise it", err)
+		return fmt.Errorf("%w: user namespaces are disabled (user.max_user_namespaces=0): raise it, or use --no-namespaces (Landlock and seccomp only)", err)
 	}
-	return fmt.Errorf("%w: could not create the sandbox's namespaces (are user namespaces available here? inside a container they are often blocked)", err)
+	return fmt.Errorf("%w: could not create the sandbox's namespaces (are user namespaces available here? inside a container they are often blocked; --no-namespaces confines the program with Landlock and seccomp instead)", err)
 }
 
 func readSysctl(name string) (string, error) {

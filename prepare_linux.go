@@ -14,6 +14,7 @@ import (
 
 	"github.com/covebox/cove/internal/launch"
 	"github.com/covebox/cove/internal/mount"
+	"github.com/covebox/cove/internal/rlimit"
 	"github.com/covebox/cove/internal/stage"
 	"github.com/covebox/cove/spec"
 )
@@ -23,6 +24,10 @@ import (
 type plan struct {
 	cfg  stage.Config
 	opts stage.SpawnOptions
+	// plain is a sandbox without namespaces (spec.NoNamespaces): the
+	// program is started directly by the launcher in the caller's
+	// namespaces, confined by Landlock, seccomp and no_new_privs.
+	plain bool
 }
 
 // compile turns the Spec into stage 1's Config and spawn options. It makes
@@ -40,15 +45,16 @@ func compile(c *Cmd) (*plan, error) {
 		}
 		return nil, &SetupError{Step: "spec", Code: 125, Err: err}
 	}
-	if !s.Namespaces.User || !s.Namespaces.Mount {
+	plain := s.Namespaces == (spec.Namespaces{})
+	if !plain && (!s.Namespaces.User || !s.Namespaces.Mount || !s.Namespaces.PID) {
 		return nil, &SetupError{Step: "spec", Field: "namespaces", Code: 125,
-			Err: errors.New("this engine needs new user and mount namespaces (running without them is not supported yet)")}
+			Err: errors.New("a sandbox needs new user, mount and PID namespaces, or none at all (profile no-namespaces)")}
 	}
 	if len(c.Args) == 0 || c.Path == "" {
 		return nil, &SetupError{Step: "spec", Field: "command", Code: 125, Err: errors.New("no command given")}
 	}
 	home := callerHome()
-	p := &plan{}
+	p := &plan{plain: plain}
 
 	var err error
 	if p.cfg.Plan, err = mount.Compile(s.Filesystem, home); err != nil {
@@ -106,6 +112,10 @@ func compile(c *Cmd) (*plan, error) {
 	pl.Argv = c.Args
 	pl.Env = buildEnv(os.Environ(), s.Env)
 	pl.Dir = "/"
+	if plain {
+		// Without a new root, start where the caller is.
+		pl.Dir = ""
+	}
 	if s.Cwd != "" {
 		pl.Dir = expandHome(s.Cwd, home)
 	}
@@ -115,11 +125,44 @@ func compile(c *Cmd) (*plan, error) {
 	}
 	pl.UID, pl.GID = int(inUID), int(inGID)
 	pl.SetGroups = privileged
+	// Inside a new user namespace the init holds CAP_SETPCAP; without one,
+	// only a privileged caller can shrink the bounding set (an unprivileged
+	// caller's program has no capabilities to begin with).
+	pl.DropBounding = !plain || privileged
+	if plain {
+		pl.UID, pl.GID, pl.SetGroups = -1, -1, false
+	}
+	pl.Nice, pl.OOMScoreAdj = s.Nice, s.OOMScoreAdj
+	if adj := s.OOMScoreAdj; adj != nil {
+		// Lowering needs CAP_SYS_RESOURCE in the initial user namespace,
+		// which a sandbox never has: say so before anything starts.
+		cur, err := os.ReadFile("/proc/self/oom_score_adj")
+		n, _ := strconv.Atoi(strings.TrimSpace(string(cur)))
+		priv := false
+		if plain {
+			priv, _ = rlimit.Privileged()
+		}
+		if err == nil && *adj < n && !priv {
+			return nil, &SetupError{Step: "oom_score_adj", Field: "oom_score_adj", Code: 125,
+				Err: fmt.Errorf("lowering the OOM score adjustment from %d to %d needs CAP_SYS_RESOURCE, which the program would not have", n, *adj)}
+		}
+	}
 	pl.Extra = len(c.ExtraFiles)
 	pl.Setctty = c.Terminal
+	var limits []rlimit.Limit
 	for _, r := range s.Rlimits {
 		res, _ := spec.RlimitResource(r.Name)
 		pl.Rlimits = append(pl.Rlimits, launch.Rlimit{Resource: res, Cur: r.Soft, Max: r.Hard})
+		limits = append(limits, rlimit.Limit{Name: r.Name, Resource: res, Soft: r.Soft, Hard: r.Hard})
+	}
+	// Raising a hard limit needs CAP_SYS_RESOURCE in the initial user
+	// namespace, which no sandbox has: check now, before anything starts.
+	priv := false
+	if plain {
+		priv, _ = rlimit.Privileged()
+	}
+	if err := rlimit.Check(limits, priv); err != nil {
+		return nil, &SetupError{Step: "rlimit", Field: "rlimits", Code: 125, Err: err}
 	}
 	pl.LastCap = lastCap
 	if s.Security.AllowNewPrivs && uid != 0 {

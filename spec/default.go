@@ -55,6 +55,28 @@ func Minimal() *Spec {
 	return s
 }
 
+// NoNamespaces returns profile "no-namespaces", for hosts where user
+// namespaces are unavailable (an AppArmor restriction, some containers): no
+// namespace at all, and Landlock confines the file system instead — the
+// system directories executable, /etc read-only, /tmp and /dev (for
+// /dev/null and the terminal) writable — with no_new_privs and the default
+// seccomp policy as in the default sandbox. There is no PID namespace: a
+// process that leaves the program's session can outlive it.
+func NoNamespaces() *Spec {
+	return &Spec{
+		Security: Security{
+			Seccomp: Seccomp{Policy: "default"},
+			Landlock: Landlock{
+				Exec: []string{"/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"},
+				RO:   []string{"/etc", "/proc"},
+				RW:          []string{"/tmp", "/dev"},
+				SkipMissing: true,
+			},
+		},
+		Rlimits: []Rlimit{{Name: "core", Soft: 0, Hard: 0}},
+	}
+}
+
 // Builtin returns the built-in profile called name, or nil if there is none.
 func Builtin(name string) *Spec {
 	switch name {
@@ -62,9 +84,11 @@ func Builtin(name string) *Spec {
 		return Default()
 	case "minimal":
 		return Minimal()
+	case "no-namespaces":
+		return NoNamespaces()
 	}
 	return nil
 }
 
 // BuiltinNames lists the built-in profile names.
-func BuiltinNames() []string { return []string{"default", "minimal"} }
+func BuiltinNames() []string { return []string{"default", "minimal", "no-namespaces"} }

@@ -44,6 +44,12 @@ type Spec struct {
 	// Rlimits are applied to the program, in addition to the engine's own
 	// defaults (RLIMIT_CORE 0 in the default profile).
 	Rlimits []Rlimit `json:"rlimits,omitempty" toml:"rlimits"`
+	// Nice is the program's nice value (nil = inherit). Lowering it below
+	// the caller's needs CAP_SYS_NICE or RLIMIT_NICE.
+	Nice *int `json:"nice,omitempty" toml:"nice"`
+	// OOMScoreAdj is written to the program's /proc/self/oom_score_adj
+	// (nil = inherit; -1000..1000; lowering it needs CAP_SYS_RESOURCE).
+	OOMScoreAdj *int `json:"oom_score_adj,omitempty" toml:"oom_score_adj"`
 	// Lifecycle controls time limits and cleanup.
 	Lifecycle Lifecycle `json:"lifecycle" toml:"lifecycle"`
 }
@@ -136,6 +142,9 @@ type Landlock struct {
 	RO   []string `json:"ro,omitempty" toml:"ro"`
 	RW   []string `json:"rw,omitempty" toml:"rw"`
 	Exec []string `json:"exec,omitempty" toml:"exec"`
+	// SkipMissing ignores listed paths that do not exist (the built-in
+	// lists name directories some systems lack); otherwise they are errors.
+	SkipMissing bool `json:"skip_missing,omitempty" toml:"skip_missing"`
 }
 
 // Rlimit is one resource limit; Soft and Hard use RLIM_INFINITY for "unlimited".

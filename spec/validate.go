@@ -80,6 +80,15 @@ func (s *Spec) Validate() error {
 			return fieldErr(fmt.Sprintf("rlimits[%d]", i), "%s soft limit %d is above its hard limit %d", r.Name, r.Soft, r.Hard)
 		}
 	}
+	if s.Nice != nil && (*s.Nice < -20 || *s.Nice > 19) {
+		return fieldErr("nice", "%d is outside -20..19", *s.Nice)
+	}
+	if s.OOMScoreAdj != nil && (*s.OOMScoreAdj < -1000 || *s.OOMScoreAdj > 1000) {
+		return fieldErr("oom_score_adj", "%d is outside -1000..1000", *s.OOMScoreAdj)
+	}
+	if s.Namespaces == (Namespaces{}) && (s.IDs.UID != nil || s.IDs.GID != nil || s.IDs.MapRoot || s.IDs.MapHostRoot) {
+		return fieldErr("ids", "ids are mapped only in a new user namespace; without namespaces the program keeps the caller's ids")
+	}
 	if s.Lifecycle.Timeout < 0 {
 		return fieldErr("lifecycle.timeout", "must not be negative")
 	}

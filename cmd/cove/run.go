@@ -49,7 +49,8 @@ func runOptions(f *runFlags) *optionSet {
 		cmd:   "cove run",
 		usage: "Usage: cove run [OPTIONS] [--] COMMAND [ARG...]\n\nRun COMMAND in a new sandbox. With no options it gets the built-in default\nprofile: new user, mount, pid, ipc, uts, net and cgroup namespaces; /usr and\n/etc read-only; private /tmp and $HOME; a new /proc and a minimal /dev; only\nloopback networking; hostname 'cove'; no capabilities; no_new_privs; the\ndefault seccomp filter. Filesystem options apply in the order given, after\nthe profile's own operations.",
 		options: []option{
-			{name: "profile", args: []string{"NAME|FILE"}, help: "start from a built-in profile (default, minimal) or a TOML/JSON profile file;\nalways applied first, wherever it appears", apply: func(v []string) error { return nil }},
+			{name: "profile", args: []string{"NAME|FILE"}, help: "start from a built-in profile (default, minimal, no-namespaces) or a TOML/JSON\nprofile file; always applied first, wherever it appears", apply: func(v []string) error { return nil }},
+			{name: "no-namespaces", help: "for hosts without user namespaces: no namespaces; Landlock confines files\n(system dirs executable, /etc /proc read-only, /tmp /dev writable, plus\n--landlock-* paths), seccomp and no_new_privs as by default (= --profile\nno-namespaces; applied first)", apply: func(v []string) error { return nil }},
 			{name: "ro-bind", args: []string{"SRC", "DST"}, help: "bind host path SRC read-only (nosuid, nodev, recursive) at DST", apply: bind(spec.ROBind, false)},
 			{name: "ro-bind-try", args: []string{"SRC", "DST"}, help: "like --ro-bind, but skip it if SRC does not exist", apply: bind(spec.ROBind, true)},
 			{name: "bind", args: []string{"SRC", "DST"}, help: "bind host path SRC read-write (nosuid, nodev) at DST", apply: bind(spec.Bind, false)},
@@ -64,10 +65,15 @@ func runOptions(f *runFlags) *optionSet {
 				return nil
 			}},
 			{name: "remount-ro", args: []string{"DST"}, help: "make the mount at DST read-only (recursively)", apply: one(spec.RemountRO)},
-			{name: "share-cwd", help: "bind the current directory read-write at the same path and start there", apply: func([]string) error {
+			{name: "share-cwd", help: "bind the current directory read-write at the same path and start there\n(with --no-namespaces: allow it read-write through Landlock)", apply: func([]string) error {
 				wd, err := os.Getwd()
 				if err != nil {
 					return err
+				}
+				if f.s.Namespaces == (spec.Namespaces{}) {
+					sec.Landlock.RW = append(sec.Landlock.RW, wd)
+					f.s.Cwd = wd
+					return nil
 				}
 				fs(spec.Bind, wd, wd, "--share-cwd ("+wd+")")
 				f.s.Cwd = wd
@@ -166,6 +172,23 @@ func runOptions(f *runFlags) *optionSet {
 				sec.Landlock.Exec = append(sec.Landlock.Exec, v[0])
 				return nil
 			}},
+			{name: "nice", args: []string{"N"}, help: "run at nice value N (-20..19; lowering needs privilege)", apply: func(v []string) error {
+				n, err := strconv.Atoi(v[0])
+				if err != nil {
+					return fmt.Errorf("%q is not a number", v[0])
+				}
+				f.s.Nice = &n
+				return nil
+			}},
+			{name: "oom-score-adj", args: []string{"N"}, help: "write N (-1000..1000) to the program's oom_score_adj (lowering needs privilege)", apply: func(v []string) error {
+				n, err := strconv.Atoi(v[0])
+				if err != nil {
+					return fmt.Errorf("%q is not a number", v[0])
+				}
+				f.s.OOMScoreAdj = &n
+				return nil
+			}},
+			{name: "allow-new-privs", help: "root only: do not set no_new_privs (setuid binaries and file capabilities work\nagain inside)", apply: func([]string) error { sec.AllowNewPrivs = true; return nil }},
 			{name: "rlimit", args: []string{"NAME=SOFT[:HARD]"}, help: "set a resource limit (nofile=1024, as=1G is not accepted: bytes; unlimited/inf)", apply: func(v []string) error {
 				l, err := rlimit.Parse(v[0])
 				if err != nil {
@@ -238,28 +261,48 @@ func parseFd(s string) (int, error) {
 	return n, nil
 }
 
-// findProfile returns the value of the last --profile option, so that the
-// profile is applied before every other option.
-func findProfile(args []string) (string, bool) {
+// findProfile returns the value of the last --profile option (or
+// "no-namespaces" for --no-namespaces), so that the profile is applied before
+// every other option. Other options' arguments are skipped by their arity.
+func findProfile(set *optionSet, args []string) (string, bool, error) {
 	name, found := "", false
 	for i := 0; i < len(args); i++ {
 		a := args[i]
-		if a == "--" || !strings.HasPrefix(a, "-") {
+		if a == "--" || !strings.HasPrefix(a, "--") {
 			break
 		}
-		if v, ok := strings.CutPrefix(a, "--profile="); ok {
+		n, v, inline := strings.Cut(a[2:], "=")
+		o := set.lookup(n)
+		if o == nil {
+			break // parse reports it
+		}
+		switch {
+		case n == "profile" || n == "no-namespaces":
+			if n == "no-namespaces" {
+				v = "no-namespaces"
+			} else if !inline && i+1 < len(args) {
+				v = args[i+1]
+			}
+			if found && v != name {
+				return "", false, fmt.Errorf("--profile %s and --%s: choose one", name, n)
+			}
 			name, found = v, true
-		} else if a == "--profile" && i+1 < len(args) {
-			name, found = args[i+1], true
-			i++
+		}
+		if !inline {
+			i += len(o.args)
 		}
 	}
-	return name, found
+	return name, found, nil
 }
 
 func runMain(args []string, stdout, stderr io.Writer) int {
 	f := &runFlags{s: spec.Default(), opFlag: map[int]string{}, jsonStatus: -1, tty: "auto"}
-	if name, ok := findProfile(args); ok {
+	name, ok, err := findProfile(runOptions(f), args)
+	if err != nil {
+		fmt.Fprintf(stderr, "cove run: %s\n", oneLine(err))
+		return exitSetup
+	}
+	if ok {
 		s, err := spec.LoadProfile(name)
 		if err != nil {
 			fmt.Fprintf(stderr, "cove run: --%s\n", oneLine(err))
@@ -391,6 +434,9 @@ var fieldFlags = [][2]string{
 	{"env", "--setenv/--unsetenv"},
 	{"rlimits", "--rlimit"},
 	{"lifecycle.timeout", "--timeout"},
+	{"nice", "--nice"},
+	{"oom_score_adj", "--oom-score-adj"},
+	{"filesystem", "filesystem options (they need namespaces)"},
 }
 
 func errnoText(se *cove.SetupError) string {

@@ -42,6 +42,8 @@ type prepared struct {
 	umask      int
 	rlimits    []Rlimit
 	rlim       []rlimit64
+	setNice    bool
+	nice       int
 	setSecbits bool
 	secbits    uintptr
 	dropBound  bool
@@ -75,6 +77,7 @@ type preparedSandbox struct {
 	clearGroups bool
 	fullCaps    [2]unix.CapUserData
 	insns       []rawInsn
+	writes      []rawWrite
 	regs        []int
 	hostname    []byte
 	lo          bool
@@ -232,6 +235,12 @@ func detail(p *Params, e *Error) string {
 		}
 	case StepSetgid:
 		return fmt.Sprint(p.GID)
+	case StepWrite:
+		if e.Index < len(p.Writes) {
+			return p.Writes[e.Index].Path
+		}
+	case StepChroot:
+		return p.Chroot
 	}
 	return ""
 }
@@ -239,7 +248,7 @@ func detail(p *Params, e *Error) string {
 func prepare(p *Params) (*prepared, error) {
 	pr := &prepared{
 		setns: p.Setns, setsid: p.Setsid, setctty: p.Setctty, ctty: p.Ctty, umask: p.Umask,
-		rootFD: -1, dirFD: -1, euid: p.UID, egid: p.GID,
+		rootFD: -1, dirFD: -1, euid: p.UID, egid: p.GID, setNice: p.SetNice, nice: p.Nice,
 		rlimits: p.Rlimits, setSecbits: p.SetSecurebits, secbits: uintptr(p.Securebits),
 		dropBound: p.DropBounding, keepBound: p.KeepBounding, lastCap: p.LastCap,
 		setGroups: p.SetGroups, groups: p.Groups, uid: p.UID, gid: p.GID,
@@ -404,6 +413,22 @@ func forkExec(p *prepared, pipe int) (pid int, errno syscall.Errno) {
 	syscall.RawSyscall(unix.SYS_CLOSE_RANGE, 0, uintptr(sb.high-1), 0)
 	syscall.RawSyscall(unix.SYS_CLOSE_RANGE, uintptr(fd), ^uintptr(0)>>1, 0)
 	p.nextfd = fd
+
+	// Files the init writes about itself (its OOM score, which the program
+	// inherits) go first: a uid change makes the process non-dumpable, and
+	// then its /proc files belong to root.
+	for i = 0; i < len(sb.writes); i++ {
+		r1, _, err1 = syscall.RawSyscall6(syscall.SYS_OPENAT, atFdcwd, uintptr(unsafe.Pointer(sb.writes[i].path)), unix.O_WRONLY|unix.O_CLOEXEC, 0, 0, 0)
+		if err1 == 0 && len(sb.writes[i].data) > 0 {
+			fd2 = r1
+			_, _, err1 = syscall.RawSyscall(syscall.SYS_WRITE, fd2, uintptr(unsafe.Pointer(&sb.writes[i].data[0])), uintptr(len(sb.writes[i].data)))
+			syscall.RawSyscall(syscall.SYS_CLOSE, fd2, 0, 0)
+		}
+		if err1 != 0 {
+			step, index = StepWrite, i
+			goto initfail
+		}
+	}
 
 	// Become the init's inside identity, keeping every capability of the
 	// new user namespace (a root caller's init starts as an unmapped uid).
@@ -823,6 +848,14 @@ program:
 		_, _, err1 = syscall.RawSyscall6(syscall.SYS_PRLIMIT64, 0, uintptr(p.rlimits[i].Resource), uintptr(unsafe.Pointer(&p.rlim[i])), 0, 0, 0)
 		if err1 != 0 {
 			step, index = StepRlimit, i
+			goto fail
+		}
+	}
+
+	if p.setNice {
+		_, _, err1 = syscall.RawSyscall(syscall.SYS_SETPRIORITY, unix.PRIO_PROCESS, 0, uintptr(p.nice))
+		if err1 != 0 {
+			step = StepNice
 			goto fail
 		}
 	}

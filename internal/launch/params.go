@@ -53,6 +53,9 @@ type Params struct {
 
 	// Rlimits are set with prlimit64.
 	Rlimits []Rlimit
+	// SetNice sets the nice value with setpriority(PRIO_PROCESS, 0, Nice).
+	SetNice bool
+	Nice    int
 
 	// Securebits, when SetSecurebits, is written with PR_SET_SECUREBITS.
 	SetSecurebits bool
@@ -140,6 +143,7 @@ const (
 	StepExec
 	StepWrite
 	StepChroot
+	StepNice
 )
 
 // initStepNames are indexed by step - StepSync.
@@ -155,7 +159,7 @@ var stepNames = [...]string{
 	StepKeepCaps: "keep capabilities", StepSetgroups: "setgroups", StepSetgid: "setgid",
 	StepSetuid: "setuid", StepCapset: "capset", StepAmbient: "ambient capabilities",
 	StepNoNewPrivs: "no_new_privs", StepLandlock: "landlock", StepSeccomp: "seccomp",
-	StepPdeathsig: "pdeathsig", StepExec: "execve", StepWrite: "write file", StepChroot: "chroot",
+	StepPdeathsig: "pdeathsig", StepExec: "execve", StepWrite: "write file", StepChroot: "chroot", StepNice: "setpriority",
 }
 
 func (s Step) String() string {

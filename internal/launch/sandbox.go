@@ -20,6 +20,10 @@ type Sandbox struct {
 	// supplementary groups (needs Setgroups).
 	InitUID, InitGID int
 	ClearGroups      bool
+	// InitWrites are written by the init first, while its /proc/self files
+	// are still its own (a uid change or PR_SET_DUMPABLE 0 gives them to
+	// root): /proc/self/oom_score_adj, which the program inherits.
+	InitWrites []FileWrite
 	// Program is the mount program, run in order.
 	Program []Insn
 	// Hostname is set when not empty; Loopback brings up lo.

@@ -138,9 +138,12 @@ func StartSandbox(p *Params) (*Started, error) {
 	case ReportFailed:
 		reap(pid)
 		e := &Error{Step: Step(rep.Step), Index: int(rep.Index), Errno: syscall.Errno(rep.Errno)}
-		if e.Step == StepMountProgram && e.Index < len(sb.Program) {
+		switch {
+		case e.Step == StepMountProgram && e.Index < len(sb.Program):
 			e.Detail = sb.Program[e.Index].What
-		} else {
+		case e.Step == StepWrite && e.Index < len(sb.InitWrites):
+			e.Detail = sb.InitWrites[e.Index].Path
+		default:
 			e.Detail = detail(p, e)
 		}
 		return nil, e
@@ -245,6 +248,13 @@ func prepareSandbox(sb *Sandbox, pr *prepared) (*preparedSandbox, error) {
 	}
 	if sb.Hostname != "" {
 		ps.hostname = []byte(sb.Hostname)
+	}
+	for _, w := range sb.InitWrites {
+		b, err := syscall.BytePtrFromString(w.Path)
+		if err != nil {
+			return nil, fmt.Errorf("launch: init write %q: %w", w.Path, err)
+		}
+		ps.writes = append(ps.writes, rawWrite{path: b, data: []byte(w.Data)})
 	}
 	all := ^uint32(0)
 	ps.fullCaps = [2]unix.CapUserData{{Effective: all, Permitted: all, Inheritable: 0}, {Effective: all, Permitted: all}}

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"strconv"
 	"strings"
 	"syscall"
 	"unsafe"
@@ -44,15 +45,23 @@ func Forwarded() []syscall.Signal {
 // control socket at controlFD, holding every capability of its new user
 // namespace (as ambient capabilities).
 func runInit() int {
-	// Nothing in the sandbox may ptrace us or open our /proc files.
-	unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
-	name := []byte("cove-init\x00")
-	unix.Prctl(unix.PR_SET_NAME, uintptr(unsafe.Pointer(&name[0])), 0, 0, 0)
 	ctl := controlFD
 	cfg, err := readConfig()
 	if err != nil {
 		return sendError(ctl, "read config", err, 125)
 	}
+	// The program inherits our OOM score; set it while our /proc files
+	// are still ours.
+	if adj := cfg.Payload.OOMScoreAdj; adj != nil {
+		w := OOMWrite(*adj)
+		if err := os.WriteFile(w.Path, []byte(w.Data), 0); err != nil {
+			return sendError(ctl, "oom_score_adj", err, 125)
+		}
+	}
+	// Nothing in the sandbox may ptrace us or open our /proc files.
+	unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
+	name := []byte("cove-init\x00")
+	unix.Prctl(unix.PR_SET_NAME, uintptr(unsafe.Pointer(&name[0])), 0, 0, 0)
 	sigs := make(chan os.Signal, 32)
 	notify := []os.Signal{unix.SIGCHLD}
 	for _, s := range Forwarded() {
@@ -79,7 +88,9 @@ func runInit() int {
 	for i := 0; i < cfg.Payload.Extra; i++ {
 		files = append(files, firstExtraFD+i)
 	}
-	p, cleanup, err := LaunchParams(&cfg.Payload, files)
+	pl := cfg.Payload
+	pl.OOMScoreAdj = nil // set on ourselves above, inherited
+	p, cleanup, err := LaunchParams(&pl, files)
 	if err != nil {
 		return sendError(ctl, "prepare", err, 125)
 	}
@@ -231,13 +242,26 @@ func LaunchParams(pl *Payload, files []int) (*launch.Params, func(), error) {
 		Path: candidates(pl.Path, pl.Env), Argv: pl.Argv, Env: pl.Env,
 		Setsid: true, Setctty: pl.Setctty, Files: files, Dir: pl.Dir, Umask: pl.Umask,
 		Rlimits: pl.Rlimits, SetSecurebits: pl.SetSecurebits, Securebits: pl.Securebits,
-		DropBounding: true, KeepBounding: pl.KeepBounding, LastCap: pl.LastCap,
+		DropBounding: pl.DropBounding, KeepBounding: pl.KeepBounding, LastCap: pl.LastCap,
 		SetGroups: pl.SetGroups, UID: pl.UID, GID: pl.GID,
 		SetCaps: true, Effective: pl.Effective, Permitted: pl.Permitted, Inherited: pl.Inheritable,
 		Ambient: pl.Ambient, NoNewPrivs: pl.NoNewPrivs, LandlockFD: -1, Seccomp: pl.Seccomp,
 		Pdeathsig: unix.SIGKILL,
 	}
+	if pl.Nice != nil {
+		p.SetNice, p.Nice = true, *pl.Nice
+	}
+	if pl.OOMScoreAdj != nil {
+		p.Writes = append(p.Writes, OOMWrite(*pl.OOMScoreAdj))
+	}
 	return p, func() {}, nil
+}
+
+// OOMWrite is the file write that sets a process's own OOM score
+// adjustment, which its children inherit. It must run while the writer is
+// still dumpable: a non-dumpable process's /proc files belong to root.
+func OOMWrite(adj int) launch.FileWrite {
+	return launch.FileWrite{Path: "/proc/self/oom_score_adj", Data: strconv.Itoa(adj)}
 }
 
 // defaultPath is used when the program's environment has no PATH.

@@ -58,6 +58,13 @@ type Payload struct {
 	Setctty bool `json:"setctty,omitempty"`
 
 	Rlimits []launch.Rlimit `json:"rlimits,omitempty"`
+	// Nice, when set, is the program's nice value; OOMScoreAdj, when set, is
+	// written to its /proc/self/oom_score_adj.
+	Nice        *int `json:"nice,omitempty"`
+	OOMScoreAdj *int `json:"oom_score_adj,omitempty"`
+	// DropBounding empties the bounding set except KeepBounding (needs
+	// CAP_SETPCAP: always true inside a new user namespace).
+	DropBounding bool `json:"drop_bounding,omitempty"`
 
 	SetSecurebits bool   `json:"set_securebits,omitempty"`
 	Securebits    uint32 `json:"securebits,omitempty"`
