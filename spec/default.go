@@ -67,8 +67,8 @@ func NoNamespaces() *Spec {
 		Security: Security{
 			Seccomp: Seccomp{Policy: "default"},
 			Landlock: Landlock{
-				Exec: []string{"/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"},
-				RO:   []string{"/etc", "/proc"},
+				Exec:        []string{"/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"},
+				RO:          []string{"/etc", "/proc"},
 				RW:          []string{"/tmp", "/dev"},
 				SkipMissing: true,
 			},
