@@ -305,7 +305,7 @@ func TestLibraryAsUnprivilegedUser(t *testing.T) {
 			t.Skipf("%s is not searchable by others; cannot hand the test binary to uid 65534", d)
 		}
 	}
-	cmd := exec.Command(bin, "-test.run", "^Test(Run|Setup|Output|Extra|Events|Timeout|Reexec|Sandbox)", "-test.count=1", "-test.v")
+	cmd := exec.Command(bin, "-test.run", "^Test(Run|Setup|Output|Extra|Events|Timeout|Reexec|Sandbox|Security)", "-test.count=1", "-test.v")
 	cmd.Env = append(os.Environ(), unprivEnv+"=1", "HOME=/nonexistent")
 	cmd.Dir = dir
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534, NoSetGroups: false}}

@@ -56,9 +56,20 @@ func applySecurity(s *spec.Spec, pl *stage.Payload) error {
 	if len(sec.Securebits) > 0 || sec.LockSecurebits {
 		pl.SetSecurebits, pl.Securebits = true, uint32(bits)
 	}
-	plan, err := caps.NewPlan(caps.Request{Add: add, Drop: drop, Ambient: amb, UID: pl.UID, Last: caps.Cap(pl.LastCap), Securebits: bits})
+	req := caps.Request{Add: add, Drop: drop, Ambient: amb, UID: pl.UID, Last: caps.Cap(pl.LastCap), Securebits: bits}
+	plan, err := caps.NewPlan(req)
 	if err != nil {
 		return &SetupError{Step: "capabilities", Field: "security", Code: 125, Err: err}
+	}
+	// A program that does not run as uid 0 inside loses every permitted
+	// capability at execve unless it is ambient: kept capabilities would be
+	// useless. Raise them all (which puts them, and only them, in the
+	// inheritable set too), unless securebits forbid ambient raising.
+	if pl.UID != 0 && plan.Permitted != 0 && !bits.Has(caps.NoCapAmbientRaise) {
+		req.Ambient = plan.Permitted
+		if plan, err = caps.NewPlan(req); err != nil {
+			return &SetupError{Step: "capabilities", Field: "security", Code: 125, Err: err}
+		}
 	}
 	pl.KeepBounding = uint64(plan.Bounding)
 	pl.Permitted, pl.Effective, pl.Inheritable = uint64(plan.Permitted), uint64(plan.Effective), uint64(plan.Inheritable)
