@@ -115,6 +115,27 @@ type Check struct {
 
 // Main runs `cove audit`. args are the arguments after "audit". It returns
 // the exit status: 0, or ExitUsage with a one-line message on stderr.
+// helpText is cove audit's --help.
+const helpText = `usage: cove audit [--json] [PID]
+
+Report how isolated a process is: PID, or cove audit itself when omitted
+(run it inside a sandbox: cove run -- cove audit, or through /proc/self/exe).
+
+  namespaces     each of cgroup ipc mnt net pid pid_for_children time user uts,
+                 compared by inode with the reference process: "private" or "shared"
+  ids            real/effective/saved/fs uid and gid, groups, uid_map, gid_map, setgroups
+  capabilities   the five sets by name: effective, permitted, inheritable, bounding, ambient
+  securebits     and no_new_privs, seccomp mode and number of filters, dumpable
+  limits         every rlimit, and the cgroup
+  exposure       a score from 0.0 (tightly confined) to 10.0 (fully exposed) with the
+                 checks that raised it; the weights are in docs/audit.md
+
+Options:
+  --json         print the report as JSON (stable field names)
+
+Exit status: 0 with a report; 125 for bad usage or a PID that cannot be read.
+`
+
 func Main(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("cove audit", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -122,10 +143,13 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: cove audit [--json] [PID]")
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
+	for _, a := range args {
+		if a == "-h" || a == "--help" || a == "-help" {
+			fmt.Fprint(stdout, helpText)
 			return 0
 		}
+	}
+	if err := fs.Parse(args); err != nil {
 		return ExitUsage
 	}
 	pid := 0
