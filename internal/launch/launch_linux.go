@@ -64,6 +64,14 @@ type prepared struct {
 	pdeathsig  uintptr
 
 	sb *preparedSandbox
+
+	// CloneNS: flags of the child's own clone, the sync pipe's read end
+	// (-1 when no maps are written), and lo.
+	cflags uintptr
+	csync  int
+	clo    bool
+	cifr   [40]byte
+	cbuf   [1]byte
 }
 
 // preparedSandbox is the sandbox init's part of prepared.
@@ -153,6 +161,28 @@ func Start(p *Params) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	var sync [2]int
+	if c := p.Clone; c != nil {
+		if c.Flags&unix.CLONE_NEWPID != 0 {
+			return 0, errors.New("launch: CloneNS without an init cannot create a PID namespace; use a Sandbox")
+		}
+		pr.cflags, pr.clo = c.Flags&^unix.CSIGNAL, c.Loopback
+		copy(pr.cifr[:], "lo")
+		if c.Flags&unix.CLONE_NEWUSER != 0 {
+			if c.WriteMaps == nil {
+				return 0, errors.New("launch: a new user namespace needs WriteMaps")
+			}
+			if err := unix.Pipe2(sync[:], unix.O_CLOEXEC); err != nil {
+				return 0, fmt.Errorf("launch: sync pipe: %w", err)
+			}
+			pr.csync = sync[0]
+			defer func() {
+				if sync[1] >= 0 {
+					unix.Close(sync[1])
+				}
+			}()
+		}
+	}
 	// The error pipe and the Landlock fd must survive the fd-table step, so
 	// they live above every slot the child writes.
 	high := pr.nextfd + len(pr.fd) + 1
@@ -182,8 +212,23 @@ func Start(p *Params) (int, error) {
 	unix.Close(wfd)
 	runtime.KeepAlive(pr)
 	runtime.KeepAlive(p)
+	if pr.csync >= 0 {
+		unix.Close(sync[0])
+	}
 	if errno != 0 {
 		return 0, os.NewSyscallError("clone", errno)
+	}
+	if pr.csync >= 0 {
+		// The child waits on the sync pipe until its maps are written; on
+		// failure closing the pipe makes it give up (EPIPE at StepSync).
+		if err := p.Clone.WriteMaps(pid); err != nil {
+			unix.Close(sync[1])
+			sync[1] = -1
+			unix.Kill(pid, unix.SIGKILL)
+			reap(pid)
+			return 0, err
+		}
+		unix.Write(sync[1], []byte{1})
 	}
 
 	var rep report
@@ -247,6 +292,7 @@ func detail(p *Params, e *Error) string {
 
 func prepare(p *Params) (*prepared, error) {
 	pr := &prepared{
+		csync: -1,
 		setns: p.Setns, setsid: p.Setsid, setctty: p.Setctty, ctty: p.Ctty, umask: p.Umask,
 		rootFD: -1, dirFD: -1, euid: p.UID, egid: p.GID, setNice: p.SetNice, nice: p.Nice,
 		rlimits: p.Rlimits, setSecbits: p.SetSecurebits, secbits: uintptr(p.Securebits),
@@ -357,7 +403,7 @@ func forkExec(p *prepared, pipe int) (pid int, errno syscall.Errno) {
 	if sb != nil {
 		r1, _, err1 = syscall.RawSyscall6(syscall.SYS_CLONE, uintptr(syscall.SIGCHLD)|sb.cloneflags, 0, 0, 0, 0, 0)
 	} else {
-		r1, _, err1 = syscall.RawSyscall6(syscall.SYS_CLONE, uintptr(syscall.SIGCHLD), 0, 0, 0, 0, 0)
+		r1, _, err1 = syscall.RawSyscall6(syscall.SYS_CLONE, uintptr(syscall.SIGCHLD)|p.cflags, 0, 0, 0, 0, 0)
 	}
 	if err1 != 0 || r1 != 0 {
 		runtime_AfterFork()
@@ -368,6 +414,33 @@ func forkExec(p *prepared, pipe int) (pid int, errno syscall.Errno) {
 	runtime_AfterForkInChild()
 
 	if sb == nil {
+		// Namespaces of our own (CloneNS): wait for the maps, bring up lo.
+		if p.csync >= 0 {
+			r1, _, err1 = syscall.RawSyscall(syscall.SYS_READ, uintptr(p.csync), uintptr(unsafe.Pointer(&p.cbuf[0])), 1)
+			if err1 != 0 || r1 != 1 {
+				if err1 == 0 {
+					err1 = syscall.EPIPE
+				}
+				step = StepSync
+				goto fail
+			}
+			syscall.RawSyscall(syscall.SYS_CLOSE, uintptr(p.csync), 0, 0)
+		}
+		if p.clo {
+			fd2, _, err1 = syscall.RawSyscall(syscall.SYS_SOCKET, unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+			if err1 == 0 {
+				_, _, err1 = syscall.RawSyscall(syscall.SYS_IOCTL, fd2, unix.SIOCGIFFLAGS, uintptr(unsafe.Pointer(&p.cifr[0])))
+			}
+			if err1 == 0 {
+				p.cifr[16] |= unix.IFF_UP
+				_, _, err1 = syscall.RawSyscall(syscall.SYS_IOCTL, fd2, unix.SIOCSIFFLAGS, uintptr(unsafe.Pointer(&p.cifr[0])))
+			}
+			if err1 != 0 {
+				step = StepLoopback
+				goto fail
+			}
+			syscall.RawSyscall(syscall.SYS_CLOSE, fd2, 0, 0)
+		}
 		goto program
 	}
 

@@ -2,6 +2,7 @@ package launch
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"strings"
@@ -26,10 +27,10 @@ func run(t *testing.T, p *Params) (string, unix.WaitStatus, error) {
 	if p.Umask == 0 {
 		p.Umask = -1
 	}
-	if p.UID == 0 && p.GID == 0 {
-		p.UID, p.GID = -1, -1
+	if p.UID == 0 && p.GID == 0 && p.Clone == nil {
+		p.UID, p.GID = -1, -1 // zero values: leave the ids alone
 	}
-	if p.LandlockFD == 0 {
+	if p.LandlockFD == 0 && p.Clone == nil {
 		p.LandlockFD = -1
 	}
 	pid, err := Start(p)
@@ -289,5 +290,44 @@ func TestSetEffective(t *testing.T) {
 	want := "Uid:\t65534\t1234\t1234\t1234\nGid:\t65534\t1234\t1234\t1234\n"
 	if got != want {
 		t.Fatalf("got %q, want %q", got, want)
+	}
+}
+
+func TestCloneNamespacesWithoutInit(t *testing.T) {
+	uid, gid := os.Getuid(), os.Getgid()
+	outer := uid
+	if uid == 0 {
+		outer = 65534 // never map host root
+	}
+	// lo has an IPv6 address only once it is up.
+	p := sh("id -u; cat /proc/self/uid_map | tr -s ' '; grep -c ' lo$' /proc/net/if_inet6")
+	p.UID, p.GID = 0, 0 // become the mapped root inside
+	p.Umask, p.LandlockFD = -1, -1
+	p.Clone = &CloneNS{
+		Flags: unix.CLONE_NEWUSER | unix.CLONE_NEWNET | unix.CLONE_NEWIPC,
+		WriteMaps: func(pid int) error {
+			return WriteIDMaps(pid, []syscall.SysProcIDMap{{ContainerID: 0, HostID: outer, Size: 1}},
+				[]syscall.SysProcIDMap{{ContainerID: 0, HostID: map[bool]int{true: 65534, false: gid}[gid == 0], Size: 1}}, false)
+		},
+		Loopback: true,
+	}
+	out, ws, err := run(t, p)
+	if errors.Is(err, syscall.EPERM) || errors.Is(err, syscall.EINVAL) {
+		t.Skipf("user namespaces unavailable: %v", err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if ws.ExitStatus() != 0 || len(lines) != 3 || lines[0] != "0" || strings.TrimSpace(lines[1]) != fmt.Sprintf("0 %d 1", outer) || lines[2] != "1" {
+		t.Fatalf("got %q status %d, want uid 0 mapped from %d", out, ws.ExitStatus(), outer)
+	}
+	if p.Clone.Flags&unix.CLONE_NEWPID != 0 {
+		t.Fatal("unreachable")
+	}
+	bad := sh("true")
+	bad.Clone = &CloneNS{Flags: unix.CLONE_NEWPID}
+	if _, _, err := run(t, bad); err == nil || !strings.Contains(err.Error(), "PID namespace") {
+		t.Fatalf("CLONE_NEWPID without an init: got %v", err)
 	}
 }

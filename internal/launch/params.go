@@ -95,6 +95,25 @@ type Params struct {
 	// Sandbox, when set, makes the child a sandbox init (see Sandbox); the
 	// steps above then apply to the program it forks. Use StartSandbox.
 	Sandbox *Sandbox
+
+	// Clone, when set (with Start), creates new namespaces for the child
+	// itself, which then runs the steps above and execs: no init, as
+	// arachsys isolate and pseudo do. Without a new PID namespace the
+	// program's orphans go to the host's reaper as usual.
+	Clone *CloneNS
+}
+
+// CloneNS describes namespaces the child is created in.
+type CloneNS struct {
+	// Flags are CLONE_NEW* flags (not CLONE_NEWPID: the program would be
+	// a PID 1 without an init; use a Sandbox for that).
+	Flags uintptr
+	// WriteMaps writes the child's id maps (needed with CLONE_NEWUSER); the
+	// child waits for it. WriteIDMaps writes them directly; package idmap
+	// runs newuidmap/newgidmap for delegated ranges.
+	WriteMaps func(pid int) error
+	// Loopback brings up lo in a new network namespace.
+	Loopback bool
 }
 
 // FileWrite is one file the child writes (O_WRONLY|O_CREAT|O_TRUNC, 0644).

@@ -94,7 +94,8 @@ const (
 	ReportExited
 )
 
-// Init-only steps, reported in Report.Step.
+// Init-only steps (and, for StepSync and StepLoopback, CloneNS steps),
+// reported in Report.Step.
 const (
 	StepSync Step = iota + 100
 	StepInitCreds

@@ -203,6 +203,13 @@ func ReadReport(fd int) (Report, int, error) {
 // writeIDMaps writes the init's id maps, as the parent must for an
 // unprivileged child (the child cannot map ids it does not own).
 func writeIDMaps(pid int, sb *Sandbox) error {
+	return WriteIDMaps(pid, sb.UIDMap, sb.GIDMap, sb.Setgroups)
+}
+
+// WriteIDMaps writes /proc/PID/uid_map, setgroups ("allow" when setgroups,
+// else "deny") and gid_map directly: the caller must own the ids or be
+// privileged in the parent user namespace.
+func WriteIDMaps(pid int, uidMap, gidMap []syscall.SysProcIDMap, setgroups bool) error {
 	dir := "/proc/" + strconv.Itoa(pid) + "/"
 	write := func(name, data string) error {
 		if err := os.WriteFile(dir+name, []byte(data), 0); err != nil {
@@ -210,17 +217,17 @@ func writeIDMaps(pid int, sb *Sandbox) error {
 		}
 		return nil
 	}
-	if err := write("uid_map", formatMap(sb.UIDMap)); err != nil {
+	if err := write("uid_map", formatMap(uidMap)); err != nil {
 		return err
 	}
 	sg := "deny"
-	if sb.Setgroups {
+	if setgroups {
 		sg = "allow"
 	}
 	if err := write("setgroups", sg); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return err
 	}
-	return write("gid_map", formatMap(sb.GIDMap))
+	return write("gid_map", formatMap(gidMap))
 }
 
 func formatMap(m []syscall.SysProcIDMap) string {
