@@ -39,6 +39,8 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"run", "run a command in a new sandbox (the built-in default profile)", runMain},
+		{"serve", "serve dive clients: start programs for them over a UNIX socket (dived)", serveMain},
+		{"dive", "start a program through a cove serve (or dived) socket, here", diveMain},
 		{"exec", "change process attributes (user, groups, caps, limits, root...) and exec a command in place", func(a []string, _, _ io.Writer) int { return chain.ExecMain(a) }},
 		{"install-links", "create links named after the drop-in tools (setuidgid, envdir, chpst, ...)", func(a []string, _, _ io.Writer) int { return chain.InstallLinksMain(a) }},
 		{"audit", "report a process's isolation: namespaces, ids, capabilities, seccomp, limits", audit.Main},
@@ -49,6 +51,12 @@ func commands() []command {
 
 func dispatch(argv []string, stdout, stderr io.Writer) int {
 	name := filepath.Base(argv[0])
+	switch name {
+	case "dive":
+		return diveTool(argv)
+	case "dived":
+		return divedMain(argv)
+	}
 	if f := chain.Lookup(name); f != nil {
 		return f(argv)
 	}
