@@ -32,6 +32,11 @@ type Cmd struct {
 	// Terminal makes Stdin, which must be a terminal (an *os.File), the
 	// program's controlling terminal.
 	Terminal bool
+	// KeepSession leaves the program in the caller's session and process
+	// group, sharing its controlling terminal and job control, instead of a
+	// session of its own (cove isolate and pseudo, like the arachsys tools).
+	// Only for sandboxes without a PID namespace.
+	KeepSession bool
 	// ReexecInit runs the sandbox's init as a re-executed, sealed copy of
 	// this binary (Go code inside the namespaces) instead of inside the
 	// launcher's child. It is slower (a second Go runtime and a copy of the

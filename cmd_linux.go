@@ -30,8 +30,10 @@ type running struct {
 	// re-executed stage 1
 	proc  *stage.Process
 	pidfd int
-	// no namespaces: the program is our own child, leader of its session
+	// no namespaces: the program is our own child; ownGroup when it leads a
+	// session (and process group) of its own
 	plainPid int
+	ownGroup bool
 }
 
 // Start starts the program and returns once it is running, or with a
@@ -58,7 +60,7 @@ func (c *Cmd) Start() error {
 		return err
 	}
 	switch {
-	case p.plain:
+	case p.plain, p.light:
 		err = c.startPlain(p)
 	case c.ReexecInit || needsReexec(&p.cfg.Payload):
 		err = c.startReexec(p)
@@ -274,6 +276,13 @@ func (c *Cmd) startPlain(p *plan) error {
 	if err != nil {
 		return &SetupError{Step: "prepare", Code: 125, Err: err}
 	}
+	lp.Setsid = !c.KeepSession
+	if p.light {
+		lp.Clone = &launch.CloneNS{Flags: p.opts.Cloneflags, Loopback: p.cfg.Loopback}
+		if p.opts.Cloneflags&unix.CLONE_NEWUSER != 0 {
+			lp.Clone.WriteMaps = p.writeMaps
+		}
+	}
 	if ll := p.cfg.Payload.Landlock; len(ll.RO)+len(ll.RW)+len(ll.Exec) > 0 {
 		rules := landlock.Rules{RO: existing(ll.RO, ll.SkipMissing), RW: existing(ll.RW, ll.SkipMissing), Exec: existing(ll.Exec, ll.SkipMissing)}
 		rs, err := landlock.Prepare(rules)
@@ -286,9 +295,13 @@ func (c *Cmd) startPlain(p *plan) error {
 	pid, err := launch.Start(lp)
 	r.closeChildEnds()
 	if err != nil {
+		var le *launch.Error
+		if p.light && !errors.As(err, &le) {
+			return &SetupError{Step: "namespaces", Code: 125, Err: explainSpawn(err), Errno: errnoOf(err)}
+		}
 		return launchError(err, nil)
 	}
-	r.plainPid = pid
+	r.plainPid, r.ownGroup = pid, lp.Setsid
 	c.Pid = pid
 	c.run = r
 	ok = true
@@ -445,7 +458,9 @@ func (r *running) waitPlain() (Status, bool, error) {
 		}
 		break
 	}
-	unix.Kill(-r.plainPid, unix.SIGKILL)
+	if r.ownGroup {
+		unix.Kill(-r.plainPid, unix.SIGKILL)
+	}
 	r.copies.Wait()
 	r.closeAll()
 	if ws.Signaled() {
@@ -506,7 +521,7 @@ func (c *Cmd) Signal(sig os.Signal) error {
 		return fmt.Errorf("cove: unsupported signal %v", sig)
 	}
 	if r.plainPid > 0 {
-		if s == unix.SIGKILL {
+		if s == unix.SIGKILL && r.ownGroup {
 			return unix.Kill(-r.plainPid, s)
 		}
 		return unix.Kill(r.plainPid, s)

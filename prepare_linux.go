@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/covebox/cove/internal/idmap"
 	"github.com/covebox/cove/internal/launch"
 	"github.com/covebox/cove/internal/mount"
 	"github.com/covebox/cove/internal/rlimit"
@@ -28,6 +29,10 @@ type plan struct {
 	// program is started directly by the launcher in the caller's
 	// namespaces, confined by Landlock, seccomp and no_new_privs.
 	plain bool
+	// light: namespaces but no mount or PID namespace (cove isolate,
+	// pseudo): the program itself is created in them, with no init.
+	light     bool
+	writeMaps func(pid int) error
 }
 
 // compile turns the Spec into stage 1's Config and spawn options. It makes
@@ -46,15 +51,20 @@ func compile(c *Cmd) (*plan, error) {
 		return nil, &SetupError{Step: "spec", Code: 125, Err: err}
 	}
 	plain := s.Namespaces == (spec.Namespaces{})
-	if !plain && (!s.Namespaces.User || !s.Namespaces.Mount || !s.Namespaces.PID) {
+	light := !plain && !s.Namespaces.Mount && !s.Namespaces.PID
+	if !plain && !light && (!s.Namespaces.User || !s.Namespaces.Mount || !s.Namespaces.PID) {
 		return nil, &SetupError{Step: "spec", Field: "namespaces", Code: 125,
-			Err: errors.New("a sandbox needs new user, mount and PID namespaces, or none at all (profile no-namespaces)")}
+			Err: errors.New("a sandbox with its own root needs new user, mount and PID namespaces (without mount and PID namespaces, the program runs directly in the others)")}
+	}
+	if light && !s.Namespaces.User && os.Geteuid() != 0 {
+		return nil, &SetupError{Step: "spec", Field: "namespaces.user", Code: 125,
+			Err: errors.New("creating namespaces without a user namespace needs root")}
 	}
 	if len(c.Args) == 0 || c.Path == "" {
 		return nil, &SetupError{Step: "spec", Field: "command", Code: 125, Err: errors.New("no command given")}
 	}
 	home := callerHome()
-	p := &plan{plain: plain}
+	p := &plan{plain: plain, light: light}
 
 	var err error
 	if p.cfg.Plan, err = mount.Compile(s.Filesystem, home); err != nil {
@@ -78,6 +88,10 @@ func compile(c *Cmd) (*plan, error) {
 		outGID = spec.NobodyID
 	}
 	inUID, inGID := uint32(outUID), uint32(outGID)
+	if light && !s.Namespaces.User {
+		// Root creating namespaces without a user namespace keeps its ids.
+		inUID, inGID = uint32(uid), uint32(gid)
+	}
 	switch {
 	case s.IDs.MapRoot:
 		inUID, inGID = 0, 0
@@ -112,7 +126,7 @@ func compile(c *Cmd) (*plan, error) {
 	pl.Argv = c.Args
 	pl.Env = buildEnv(os.Environ(), s.Env)
 	pl.Dir = "/"
-	if plain {
+	if plain || light {
 		// Without a new root, start where the caller is.
 		pl.Dir = ""
 	}
@@ -129,8 +143,20 @@ func compile(c *Cmd) (*plan, error) {
 	// only a privileged caller can shrink the bounding set (an unprivileged
 	// caller's program has no capabilities to begin with).
 	pl.DropBounding = !plain || privileged
-	if plain {
+	if light && !s.Namespaces.User {
+		pl.DropBounding = privileged
+	}
+	if plain || (light && !s.Namespaces.User) {
 		pl.UID, pl.GID, pl.SetGroups = -1, -1, false
+	}
+	keepCaps := light && !s.Namespaces.User
+	if light && s.Namespaces.User {
+		if err := p.lightMaps(s, uid, gid, outUID, outGID, inUID, inGID); err != nil {
+			return nil, err
+		}
+		// Delegated ranges through newgidmap leave setgroups allowed: drop
+		// the caller's supplementary groups (arachsys pseudo: "0/0/no groups").
+		pl.SetGroups = privileged || p.opts.Setgroups
 	}
 	pl.Nice, pl.OOMScoreAdj = s.Nice, s.OOMScoreAdj
 	if adj := s.OOMScoreAdj; adj != nil {
@@ -172,8 +198,38 @@ func compile(c *Cmd) (*plan, error) {
 	if err := applySecurity(s, pl); err != nil {
 		return nil, err
 	}
+	pl.KeepCaps = keepCaps
 	pl.Landlock = s.Security.Landlock
 	return p, nil
+}
+
+// lightMaps chooses the id maps, and how to write them, for namespaces
+// without an init (isolate, pseudo).
+func (p *plan) lightMaps(s *spec.Spec, uid, gid, outUID, outGID int, inUID, inGID uint32) error {
+	um := []syscall.SysProcIDMap{{ContainerID: int(inUID), HostID: outUID, Size: 1}}
+	gm := []syscall.SysProcIDMap{{ContainerID: int(inGID), HostID: outGID, Size: 1}}
+	setgroups := uid == 0
+	helpers := false
+	if s.IDs.Delegated {
+		if uid == 0 && !s.IDs.MapHostRoot {
+			um, gm = idmap.RootAllButHostRoot(), idmap.RootAllButHostRoot()
+		} else if uid != 0 {
+			ur, uerr := idmap.Delegated("/etc/subuid", uid)
+			gr, gerr := idmap.Delegated("/etc/subgid", uid)
+			if uerr == nil && gerr == nil {
+				um, gm = idmap.RootWithRanges(uid, ur), idmap.RootWithRanges(gid, gr)
+				helpers, setgroups = true, true
+			}
+			// Without delegated ranges, only the caller's id is mapped.
+		}
+	}
+	p.opts.UIDMap, p.opts.GIDMap, p.opts.Setgroups = um, gm, setgroups
+	if helpers {
+		p.writeMaps = idmap.Helpers(um, gm)
+	} else {
+		p.writeMaps = func(pid int) error { return launch.WriteIDMaps(pid, um, gm, setgroups) }
+	}
+	return nil
 }
 
 func cloneflags(n spec.Namespaces) uintptr {

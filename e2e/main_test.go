@@ -318,6 +318,7 @@ type runOpts struct {
 	env   []string   // added to cove's environment
 	extra []*os.File // cove's fds 3, 4, ...
 	dir   string     // cove's working directory
+	sub   string     // the cove command (default "run")
 	stdin io.Reader
 	// tty, if set, is cove's stdin, stdout, stderr and controlling terminal
 	// (in a new session), as in an interactive shell.
@@ -355,7 +356,11 @@ func startCove(t *testing.T, md *mode, o runOpts, pipeStdout bool, args ...strin
 	r := &running{t: t, md: md, runID: randHex()}
 	r.before = snapshot(t, md)
 	r.ctx, r.cancel = context.WithTimeout(context.Background(), 30*time.Second)
-	r.cmd = md.command(r.ctx, r.runID, o.env, append([]string{"run"}, args...)...)
+	sub := o.sub
+	if sub == "" {
+		sub = "run"
+	}
+	r.cmd = md.command(r.ctx, r.runID, o.env, append([]string{sub}, args...)...)
 	r.cmd.ExtraFiles = o.extra
 	r.cmd.Dir = o.dir
 	r.cmd.Stdin = o.stdin

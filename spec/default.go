@@ -77,6 +77,30 @@ func NoNamespaces() *Spec {
 	}
 }
 
+// Isolate returns the environment of `cove isolate` (arachsys isolate):
+// new network and IPC namespaces with lo up, plus a user namespace mapping
+// the caller to itself when the caller is unprivileged (unprivileged is the
+// caller's euid != 0; the engine decides). Nothing else changes: same files,
+// same identity, no seccomp filter.
+func Isolate(unprivileged bool) *Spec {
+	return &Spec{
+		Namespaces: Namespaces{User: unprivileged, Net: true, IPC: true},
+		Security:   Security{Seccomp: Seccomp{Policy: "none"}, CapAdd: []string{"ALL"}},
+	}
+}
+
+// Pseudo returns the environment of `cove pseudo` (arachsys pseudo, a
+// fakeroot that works with static binaries): a user namespace only, in which
+// the caller is root with every capability, and the ids delegated to it in
+// /etc/subuid and /etc/subgid are mapped too.
+func Pseudo() *Spec {
+	return &Spec{
+		Namespaces: Namespaces{User: true},
+		IDs:        IDs{MapRoot: true, Delegated: true},
+		Security:   Security{Seccomp: Seccomp{Policy: "none"}, CapAdd: []string{"ALL"}},
+	}
+}
+
 // Builtin returns the built-in profile called name, or nil if there is none.
 func Builtin(name string) *Spec {
 	switch name {

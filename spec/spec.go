@@ -83,6 +83,12 @@ type IDs struct {
 	// MapHostRoot allows a root caller's own id 0 to be the outside id of the
 	// mapping. Without it a root caller is mapped from NobodyID.
 	MapHostRoot bool `json:"map_host_root,omitempty" toml:"map_host_root"`
+	// Delegated also maps the subordinate ids /etc/subuid and /etc/subgid
+	// delegate to the caller (written by newuidmap/newgidmap) at inside ids
+	// 1, 2, ...; inside 0 is then the caller. For a root caller it maps every
+	// host id but 0 to itself and inside 0 to 4294967294. Without delegated
+	// ranges only the caller's own id is mapped. Needs MapRoot.
+	Delegated bool `json:"delegated,omitempty" toml:"delegated"`
 }
 
 // NobodyID is the unprivileged id a root caller's sandbox runs as by default.

@@ -34,6 +34,9 @@ func (s *Spec) Validate() error {
 	if s.Namespaces.Mount && !s.Namespaces.PID {
 		return fieldErr("namespaces.pid", "a sandbox with its own root also needs its own PID namespace, so that every process it starts dies with it")
 	}
+	if s.IDs.Delegated && !s.IDs.MapRoot {
+		return fieldErr("ids.delegated", "delegated ranges start at inside id 1: they need ids.map_root")
+	}
 	if s.IDs.MapRoot && (s.IDs.UID != nil || s.IDs.GID != nil) {
 		return fieldErr("ids.map_root", "cannot be combined with ids.uid or ids.gid")
 	}

@@ -41,6 +41,8 @@ func commands() []command {
 		{"run", "run a command in a new sandbox (the built-in default profile)", runMain},
 		{"serve", "serve dive clients: start programs for them over a UNIX socket (dived)", serveMain},
 		{"dive", "start a program through a cove serve (or dived) socket, here", diveMain},
+		{"isolate", "run a command in new network and IPC namespaces (only lo), nothing else changed", isolateMain},
+		{"pseudo", "run a command as root of a new user namespace (fakeroot; delegated ids mapped)", pseudoMain},
 		{"exec", "change process attributes (user, groups, caps, limits, root...) and exec a command in place", func(a []string, _, _ io.Writer) int { return chain.ExecMain(a) }},
 		{"install-links", "create links named after the drop-in tools (setuidgid, envdir, chpst, ...)", func(a []string, _, _ io.Writer) int { return chain.InstallLinksMain(a) }},
 		{"audit", "report a process's isolation: namespaces, ids, capabilities, seccomp, limits", audit.Main},

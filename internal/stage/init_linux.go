@@ -248,6 +248,9 @@ func LaunchParams(pl *Payload, files []int) (*launch.Params, func(), error) {
 		Ambient: pl.Ambient, NoNewPrivs: pl.NoNewPrivs, LandlockFD: -1, Seccomp: pl.Seccomp,
 		Pdeathsig: unix.SIGKILL,
 	}
+	if pl.KeepCaps {
+		p.SetCaps, p.DropBounding, p.Ambient = false, false, nil
+	}
 	if pl.Nice != nil {
 		p.SetNice, p.Nice = true, *pl.Nice
 	}

@@ -62,6 +62,9 @@ type Payload struct {
 	// written to its /proc/self/oom_score_adj.
 	Nice        *int `json:"nice,omitempty"`
 	OOMScoreAdj *int `json:"oom_score_adj,omitempty"`
+	// KeepCaps leaves every capability set as the caller has it (root
+	// running cove isolate without a user namespace).
+	KeepCaps bool `json:"keep_caps,omitempty"`
 	// DropBounding empties the bounding set except KeepBounding (needs
 	// CAP_SETPCAP: always true inside a new user namespace).
 	DropBounding bool `json:"drop_bounding,omitempty"`
