@@ -47,13 +47,25 @@ func InheritedFDs() []int {
 		if unix.Fstat(fd, &st) != nil {
 			continue
 		}
-		if l, err := os.Readlink("/proc/self/fd/" + strconv.Itoa(fd)); err == nil && (l == "anon_inode:[eventpoll]" || l == "anon_inode:[eventfd]") && runtimePoller(fd) {
+		l, _ := os.Readlink("/proc/self/fd/" + strconv.Itoa(fd))
+		if (l == "anon_inode:[eventpoll]" || l == "anon_inode:[eventfd]") && runtimePoller(fd) {
+			continue
+		}
+		if fd <= 2 && l == "/dev/null" && openRDWR(fd) {
+			// The Go runtime opens /dev/null O_RDWR on a standard fd that
+			// was closed at exec; the caller had it closed.
 			continue
 		}
 		kept = append(kept, fd)
 	}
 	slices.Sort(kept)
 	return kept
+}
+
+// openRDWR reports whether fd was opened O_RDWR.
+func openRDWR(fd int) bool {
+	fl, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0)
+	return err == nil && fl&unix.O_ACCMODE == unix.O_RDWR
 }
 
 // runtimePoller reports whether fd is close-on-exec, as the runtime's

@@ -257,6 +257,10 @@ func (cn *Conn) read() {
 			close(p.done)
 		case wire.Error:
 			cn.forget(p)
+			if m.Step == "no-wait" {
+				close(p.done) // started; the server will not report the end
+				continue
+			}
 			p.fail(m)
 		}
 	}

@@ -124,6 +124,9 @@ func (s *Server) serveNative(c *net.UnixConn, peer Peer, log *slog.Logger) {
 			mu.Unlock()
 			werr := wc.WriteMessage(stream, st)
 			closeFD(st.PidFD)
+			if werr == nil && s.cfg.Policy.NoWait && m.Wait != wire.WaitDetach {
+				sendErr(stream, "no-wait", 0, "the server does not report when programs end (--no-wait)")
+			}
 			wg.Add(1)
 			go func(stream uint32, detach bool) {
 				defer wg.Done()
@@ -132,7 +135,7 @@ func (s *Server) serveNative(c *net.UnixConn, peer Peer, log *slog.Logger) {
 				delete(runs, stream)
 				closeFD(r.terminal)
 				mu.Unlock()
-				if detach || werr != nil {
+				if detach || werr != nil || s.cfg.Policy.NoWait {
 					return
 				}
 				x := wire.Exit{}
