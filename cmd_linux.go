@@ -121,7 +121,7 @@ func (c *Cmd) startDirect(p *plan) error {
 		Cloneflags: o.Cloneflags, UIDMap: o.UIDMap, GIDMap: o.GIDMap, Setgroups: o.Setgroups,
 		InitUID: int(o.UID), InitGID: int(o.GID), ClearGroups: o.Setgroups,
 		Program: program, Hostname: p.cfg.Hostname, Loopback: p.cfg.Loopback,
-		Signals: stage.Forwarded(),
+		Signals: stage.Forwarded(), WriteMaps: p.writeMaps, TimeNS: specOf(c).Namespaces.Time,
 	}
 	if adj := p.cfg.Payload.OOMScoreAdj; adj != nil {
 		lp.Sandbox.InitWrites = append(lp.Sandbox.InitWrites, stage.OOMWrite(*adj))

@@ -67,7 +67,7 @@ func compile(c *Cmd) (*plan, error) {
 	p := &plan{plain: plain, light: light}
 
 	var err error
-	if p.cfg.Plan, err = mount.Compile(s.Filesystem, home); err != nil {
+	if p.cfg.Plan, err = mount.CompileRoot(s.Root, s.Filesystem, home); err != nil {
 		var oe *mount.OpError
 		if errors.As(err, &oe) {
 			return nil, &SetupError{Step: "mount", Field: fmt.Sprintf("filesystem[%d]", oe.Index), Code: 125, Err: err, Errno: errnoOf(err)}
@@ -150,7 +150,7 @@ func compile(c *Cmd) (*plan, error) {
 		pl.UID, pl.GID, pl.SetGroups = -1, -1, false
 	}
 	keepCaps := light && !s.Namespaces.User
-	if light && s.Namespaces.User {
+	if s.Namespaces.User && (light || s.IDs.Delegated) {
 		if err := p.lightMaps(s, uid, gid, outUID, outGID, inUID, inGID); err != nil {
 			return nil, err
 		}
@@ -246,7 +246,7 @@ func cloneflags(n spec.Namespaces) uintptr {
 	set(n.UTS, unix.CLONE_NEWUTS)
 	set(n.Net, unix.CLONE_NEWNET)
 	set(n.Cgroup, unix.CLONE_NEWCGROUP)
-	set(n.Time, unix.CLONE_NEWTIME)
+	// CLONE_NEWTIME is unshared by the init (clone(2) cannot carry it).
 	return f
 }
 

@@ -116,3 +116,45 @@ func Builtin(name string) *Spec {
 
 // BuiltinNames lists the built-in profile names.
 func BuiltinNames() []string { return []string{"default", "minimal", "no-namespaces"} }
+
+// ContainOptions adjusts Contain.
+type ContainOptions struct {
+	// HostNet shares the host's network (no network namespace, no sysfs).
+	HostNet bool
+	// Hostname is the container's hostname ("" = "cove").
+	Hostname string
+}
+
+// Contain returns the environment of `cove contain ROOTFS` (arachsys
+// contain): rootfs, a host directory, becomes the root of new user, mount,
+// PID, IPC, UTS, network (unless HostNet), cgroup and time namespaces. The
+// caller is uid 0 inside, with the ids /etc/subuid and /etc/subgid delegate
+// to it mapped at 1, 2, ... (host root is never mapped). The container gets
+// a synthetic /dev, a new /proc, a read-only /sys and its cgroup2 hierarchy
+// (where the kernel allows), an environment of just container=cove, and
+// every capability of its user namespace, with no_new_privs and the default
+// seccomp policy.
+func Contain(rootfs string, o ContainOptions) *Spec {
+	s := &Spec{
+		Namespaces: Namespaces{User: true, Mount: true, PID: true, IPC: true, UTS: true, Net: !o.HostNet, Cgroup: true, Time: true},
+		IDs:        IDs{MapRoot: true, Delegated: true},
+		Root:       rootfs,
+		Filesystem: []Mount{
+			{Type: Dev, Dst: "/dev"},
+			{Type: Proc, Dst: "/proc"},
+		},
+		Hostname: o.Hostname,
+		Env:      Env{Clear: true, Set: []EnvVar{{Name: "container", Value: "cove"}}},
+		Cwd:      "/",
+		Security: Security{Seccomp: Seccomp{Policy: "default"}, CapAdd: []string{"ALL"}},
+	}
+	if s.Hostname == "" {
+		s.Hostname = "cove"
+	}
+	if !o.HostNet {
+		s.Filesystem = append(s.Filesystem,
+			Mount{Type: Sysfs, Dst: "/sys", Optional: true},
+			Mount{Type: Cgroup2, Dst: "/sys/fs/cgroup", Optional: true})
+	}
+	return s
+}

@@ -33,6 +33,12 @@ const (
 	File MountType = "file"
 	// RemountRO makes the mount at Dst read-only, recursively.
 	RemountRO MountType = "remount-ro"
+	// Sysfs mounts a read-only sysfs (it shows the sandbox's network
+	// namespace; needs a new one).
+	Sysfs MountType = "sysfs"
+	// Cgroup2 mounts the cgroup2 hierarchy as seen from the sandbox's cgroup
+	// namespace.
+	Cgroup2 MountType = "cgroup2"
 )
 
 // Mount is one filesystem operation.
@@ -44,7 +50,8 @@ type Mount struct {
 	Type MountType `json:"type" toml:"type"`
 	Src  string    `json:"src,omitempty" toml:"src"`
 	Dst  string    `json:"dst" toml:"dst"`
-	// Optional skips a bind whose source does not exist instead of failing.
+	// Optional skips a bind whose source does not exist, or a sysfs or
+	// cgroup2 mount the kernel refuses, instead of failing.
 	Optional bool `json:"optional,omitempty" toml:"optional"`
 	// Mode is the permission bits for Tmpfs, Dir and File (0 = the default).
 	Mode uint32 `json:"mode,omitempty" toml:"mode"`
@@ -65,7 +72,7 @@ func (t MountType) takesSource() bool {
 
 func (t MountType) known() bool {
 	switch t {
-	case Bind, ROBind, DevBind, Mirror, Tmpfs, Proc, Dev, Dir, Symlink, File, RemountRO:
+	case Bind, ROBind, DevBind, Mirror, Tmpfs, Proc, Dev, Dir, Symlink, File, RemountRO, Sysfs, Cgroup2:
 		return true
 	}
 	return false

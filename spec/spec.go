@@ -28,6 +28,10 @@ type Spec struct {
 	// IDs chooses the identity of the program inside the user namespace and how
 	// it maps to host ids.
 	IDs IDs `json:"ids" toml:"ids"`
+	// Root is a host directory that becomes the sandbox's root, bound
+	// read-write (a container's root filesystem); "" means an empty tmpfs,
+	// read-only once the Filesystem operations have run.
+	Root string `json:"root,omitempty" toml:"root"`
 	// Filesystem is the ordered list of operations that build the new root.
 	// They run in order; a later operation may mount over an earlier one.
 	Filesystem []Mount `json:"filesystem" toml:"filesystem"`

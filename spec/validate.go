@@ -28,6 +28,12 @@ func (s *Spec) Validate() error {
 		// mount; it refuses rather than run a half-isolated sandbox.
 		return fieldErr("namespaces.user", "a new mount namespace needs a new user namespace")
 	}
+	if s.Root != "" && !isSandboxPath(s.Root) {
+		return fieldErr("root", "%q must be an absolute host path", s.Root)
+	}
+	if s.Root != "" && !s.Namespaces.Mount {
+		return fieldErr("root", "a root directory needs a new mount namespace")
+	}
 	if !s.Namespaces.Mount && len(s.Filesystem) > 0 {
 		return fieldErr("filesystem", "filesystem operations need a new mount namespace (namespaces.mount)")
 	}
@@ -140,8 +146,8 @@ func (m Mount) validate(field string) error {
 	if m.Data != "" && m.Type != File {
 		return fieldErr(field+".data", "only file takes data")
 	}
-	if m.Optional && m.Type != Bind && m.Type != ROBind && m.Type != DevBind {
-		return fieldErr(field+".optional", "only the bind types can be optional")
+	if m.Optional && m.Type != Bind && m.Type != ROBind && m.Type != DevBind && m.Type != Sysfs && m.Type != Cgroup2 {
+		return fieldErr(field+".optional", "only the bind types, sysfs and cgroup2 can be optional")
 	}
 	return nil
 }

@@ -13,8 +13,14 @@ type Sandbox struct {
 	Cloneflags uintptr
 	// UIDMap and GIDMap are written to /proc/PID/{uid,gid}_map by the
 	// parent; Setgroups writes "allow" (else "deny") to /proc/PID/setgroups.
+	// WriteMaps, when set, writes them instead (newuidmap/newgidmap for
+	// delegated ranges).
 	UIDMap, GIDMap []syscall.SysProcIDMap
 	Setgroups      bool
+	WriteMaps      func(pid int) error
+	// TimeNS gives the program a new time namespace: the init unshares it
+	// before forking the program (clone(2) cannot carry CLONE_NEWTIME).
+	TimeNS bool
 	// InitUID and InitGID are the init's ids inside; it keeps every
 	// capability of the new user namespace. ClearGroups empties its
 	// supplementary groups (needs Setgroups).
@@ -71,6 +77,10 @@ type Insn struct {
 	// Ignore is an errno the instruction treats as success (EEXIST for
 	// idempotent creation), 0 for none.
 	Ignore syscall.Errno
+	// SkipOnFail makes a failure skip this and the following instructions
+	// of the same Index instead of failing the program (an optional mount
+	// the kernel refuses).
+	SkipOnFail bool
 	// Index is the Spec filesystem operation this instruction belongs to
 	// (-1 for the setup around them); What says what it does, for errors.
 	Index int

@@ -63,6 +63,9 @@ func StartSandbox(p *Params) (*Started, error) {
 	if sb.Cloneflags&unix.CLONE_NEWUSER == 0 || sb.Cloneflags&unix.CLONE_NEWPID == 0 {
 		return nil, errors.New("launch: a sandbox needs new user and PID namespaces")
 	}
+	if sb.Cloneflags&unix.CLONE_NEWTIME != 0 {
+		return nil, errors.New("launch: CLONE_NEWTIME cannot be a clone flag; set TimeNS")
+	}
 	if len(p.Path) == 0 {
 		return nil, errors.New("launch: no executable path")
 	}
@@ -114,7 +117,11 @@ func StartSandbox(p *Params) (*Started, error) {
 		unix.Close(sync[1])
 		return nil, os.NewSyscallError("clone", errno)
 	}
-	if err := writeIDMaps(pid, sb); err != nil {
+	write := sb.WriteMaps
+	if write == nil {
+		write = func(pid int) error { return writeIDMaps(pid, sb) }
+	}
+	if err := write(pid); err != nil {
 		unix.Close(sync[1])
 		unix.Kill(pid, unix.SIGKILL)
 		reap(pid)
@@ -251,7 +258,7 @@ func prepareSandbox(sb *Sandbox, pr *prepared) (*preparedSandbox, error) {
 	ps := &preparedSandbox{
 		cloneflags: sb.Cloneflags &^ unix.CSIGNAL,
 		ctl:        -1, initUID: sb.InitUID, initGID: sb.InitGID,
-		clearGroups: sb.ClearGroups, lo: sb.Loopback,
+		clearGroups: sb.ClearGroups, lo: sb.Loopback, timens: sb.TimeNS,
 	}
 	if sb.Hostname != "" {
 		ps.hostname = []byte(sb.Hostname)
@@ -276,7 +283,7 @@ func prepareSandbox(sb *Sandbox, pr *prepared) (*preparedSandbox, error) {
 	ps.high = pr.nextfd + len(pr.fd) + 1
 	maxReg := -1
 	for i, in := range sb.Program {
-		ri := rawInsn{op: in.Op, r: in.R, a: in.A, b: in.B, flags: in.Flags, flags2: in.Flags2, ignore: in.Ignore}
+		ri := rawInsn{op: in.Op, r: in.R, a: in.A, b: in.B, flags: in.Flags, flags2: in.Flags2, ignore: in.Ignore, skip: in.SkipOnFail, index: in.Index}
 		for _, r := range []int{in.R, in.A, in.B} {
 			if r > maxReg {
 				maxReg = r

@@ -47,8 +47,16 @@ func Build(p *Plan) error {
 		}
 		regs[r] = fd
 	}
+	skipIndex := -2
 	for _, in := range prog {
+		if in.Index == skipIndex {
+			continue
+		}
 		err := run(in, at, set, regs)
+		if err != nil && in.SkipOnFail {
+			skipIndex = in.Index
+			continue
+		}
 		if err != nil && (in.Ignore == 0 || !errors.Is(err, in.Ignore)) {
 			e := fmt.Errorf("%s: %w", in.What, err)
 			if in.Index >= 0 {

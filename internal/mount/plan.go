@@ -37,13 +37,17 @@ type Op struct {
 	Mode     uint32 `json:"mode,omitempty"`
 	Size     uint64 `json:"size,omitempty"`
 	Data     string `json:"data,omitempty"`
+	// Optional skips an operation the kernel refuses (sysfs, cgroup2).
+	Optional bool `json:"optional,omitempty"`
 	// Index is the position of the operation in the Spec's list, for errors.
 	Index int `json:"index"`
 }
 
 // Plan is the compiled form of a Spec's filesystem list.
 type Plan struct {
-	Ops []Op `json:"ops"`
+	// Root is the host directory bound as the new root ("" = a tmpfs).
+	Root string `json:"root,omitempty"`
+	Ops  []Op   `json:"ops"`
 }
 
 // OpError is a failure of one operation; Index is its position in the Spec.
@@ -72,9 +76,25 @@ func (e *OpError) Unwrap() error { return e.Err }
 //
 // Preconditions: runs on the host, before any namespace is entered.
 func Compile(ms []spec.Mount, home string) (*Plan, error) {
+	return CompileRoot("", ms, home)
+}
+
+// CompileRoot is Compile with a host directory as the new root.
+func CompileRoot(root string, ms []spec.Mount, home string) (*Plan, error) {
 	p := &Plan{}
+	if root != "" {
+		root = path.Clean(expand(root, home))
+		st, err := os.Stat(root)
+		if err != nil {
+			return nil, &OpError{Index: -1, Op: Op{Type: "root", Dst: root}, Err: unwrapPath(err)}
+		}
+		if !st.IsDir() {
+			return nil, &OpError{Index: -1, Op: Op{Type: "root", Dst: root}, Err: errors.New("not a directory")}
+		}
+		p.Root = root
+	}
 	for i, m := range ms {
-		op := Op{Type: m.Type, Src: m.Src, Dst: expand(m.Dst, home), Mode: m.Mode, Size: m.Size, Data: m.Data, Index: i}
+		op := Op{Type: m.Type, Src: m.Src, Dst: expand(m.Dst, home), Mode: m.Mode, Size: m.Size, Data: m.Data, Index: i, Optional: m.Optional}
 		if m.Type != spec.Symlink && m.Src != "" {
 			op.Src = path.Clean(expand(m.Src, home))
 		}

@@ -42,17 +42,34 @@ func (p *Plan) Program(base string) []launch.Insn {
 	g.emit(launch.Insn{Op: launch.OpMount, S1: "tmpfs", S2: base, S3: "tmpfs", S4: "mode=0700", Flags: unix.MS_NOSUID | unix.MS_NODEV, What: "mount scratch tmpfs on " + base})
 	g.emit(launch.Insn{Op: launch.OpMkdir, S1: base + "/new", Flags: 0o700, What: "mkdir " + base + "/new"})
 	g.emit(launch.Insn{Op: launch.OpMkdir, S1: base + "/old", Flags: 0o700, What: "mkdir " + base + "/old"})
-	g.emit(launch.Insn{Op: launch.OpMount, S1: "tmpfs", S2: base + "/new", S3: "tmpfs", S4: "mode=0755", Flags: unix.MS_NOSUID | unix.MS_NODEV, What: "mount the new root"})
+	if p.Root == "" {
+		g.emit(launch.Insn{Op: launch.OpMount, S1: "tmpfs", S2: base + "/new", S3: "tmpfs", S4: "mode=0755", Flags: unix.MS_NOSUID | unix.MS_NODEV, What: "mount the new root"})
+	}
 	g.emit(launch.Insn{Op: launch.OpPivotRoot, S1: base, S2: base + "/old", What: "pivot_root to scratch"})
 	g.emit(launch.Insn{Op: launch.OpChdir, S1: "/", What: "chdir /"})
 	g.emit(launch.Insn{Op: launch.OpOpen, R: regOld, A: -1, S1: "/old", Flags: unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC, What: "open old root"})
+	if p.Root != "" {
+		// The root directory, resolved in the host root like any source,
+		// cloned (with its submounts) and attached at /new.
+		g.emit(launch.Insn{Op: launch.OpOpenAt2, R: regSrc, A: regOld, S1: p.Root, Flags: unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC, What: "open root " + p.Root})
+		g.emit(launch.Insn{Op: launch.OpOpenTree, R: regTree, A: regSrc, Flags: unix.OPEN_TREE_CLONE | unix.OPEN_TREE_CLOEXEC | unix.AT_EMPTY_PATH | unix.AT_RECURSIVE, What: "clone the tree at " + p.Root})
+		g.emit(launch.Insn{Op: launch.OpClose, R: regSrc})
+		g.emit(launch.Insn{Op: launch.OpOpen, R: regParA, A: -1, S1: "/new", Flags: unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC, What: "open /new"})
+		g.emit(launch.Insn{Op: launch.OpMoveMount, A: regTree, R: regParA, What: "attach the root"})
+		g.emit(launch.Insn{Op: launch.OpClose, R: regParA})
+		g.emit(launch.Insn{Op: launch.OpClose, R: regTree})
+	}
+	// Opened after the root is attached, so that it names the mount.
 	g.emit(launch.Insn{Op: launch.OpOpen, R: regNew, A: -1, S1: "/new", Flags: unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC, What: "open new root"})
 	for _, op := range p.Ops {
-		g.index = op.Index
+		g.index, g.optional = op.Index, op.Optional
 		g.op(op)
 	}
 	g.index = -1
-	g.emit(launch.Insn{Op: launch.OpSetattr, R: regNew, Flags: unix.AT_EMPTY_PATH, Flags2: unix.MOUNT_ATTR_RDONLY | unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NODEV, What: "make the new root read-only"})
+	g.optional = false
+	if p.Root == "" {
+		g.emit(launch.Insn{Op: launch.OpSetattr, R: regNew, Flags: unix.AT_EMPTY_PATH, Flags2: unix.MOUNT_ATTR_RDONLY | unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NODEV, What: "make the new root read-only"})
+	}
 	g.emit(launch.Insn{Op: launch.OpFchdir, R: regNew, What: "chdir to the new root"})
 	g.emit(launch.Insn{Op: launch.OpPivotRoot, S1: ".", S2: ".", What: "pivot_root into the new root"})
 	g.emit(launch.Insn{Op: launch.OpUmount, S1: ".", Flags: unix.MNT_DETACH, What: "detach the old root"})
@@ -63,12 +80,14 @@ func (p *Plan) Program(base string) []launch.Insn {
 }
 
 type gen struct {
-	prog  []launch.Insn
-	index int
+	prog     []launch.Insn
+	index    int
+	optional bool
 }
 
 func (g *gen) emit(in launch.Insn) {
 	in.Index = g.index
+	in.SkipOnFail = g.optional
 	g.prog = append(g.prog, in)
 }
 
@@ -91,6 +110,10 @@ func (g *gen) op(op Op) {
 		g.newMount("tmpfs", op.Dst, opts, unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV)
 	case spec.Proc:
 		g.newMount("proc", op.Dst, nil, unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV|unix.MOUNT_ATTR_NOEXEC)
+	case spec.Sysfs:
+		g.newMount("sysfs", op.Dst, nil, unix.MOUNT_ATTR_RDONLY|unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV|unix.MOUNT_ATTR_NOEXEC)
+	case spec.Cgroup2:
+		g.newMount("cgroup2", op.Dst, nil, unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV|unix.MOUNT_ATTR_NOEXEC)
 	case spec.Dev:
 		g.dev(op.Dst)
 	case spec.Dir:

@@ -1,0 +1,165 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/covebox/cove"
+	"github.com/covebox/cove/spec"
+)
+
+const containUsage = `Usage: cove contain [OPTIONS] ROOTFS [COMMAND [ARG...]]
+
+Run COMMAND (default /bin/sh) as root of a rootless container whose root is the
+directory ROOTFS: new user, mount, PID, IPC, UTS, network, cgroup and time
+namespaces; a synthetic /dev (null zero full random urandom tty, its own devpts,
+shm, /dev/console); a new /proc; a read-only /sys and the cgroup2 hierarchy
+where the kernel allows; environment container=cove (and TERM with a console);
+every capability of the container's user namespace, no_new_privs and the
+default seccomp policy. The host root is pivoted away and detached.
+
+Ids: you are uid and gid 0 inside. The ids /etc/subuid and /etc/subgid
+delegate to you are mapped at 1, 2, ... (newuidmap/newgidmap, Debian package
+uidmap); without delegated ids only your own id is mapped. Run by root,
+inside 0 is host id 4294967294 and every other id maps to itself: host root is
+never mapped.
+
+Options:
+  --hostname NAME     the container's hostname (default cove)
+  --net none|host     none (default): own network namespace with lo up;
+                      host: share the host's network (and no /sys)
+  --no-console        pass stdio through instead of a console pseudo-terminal
+                      (the default when stdin is not a terminal)
+
+Exit status: COMMAND's; 128+N if it was killed by signal N; 125 if cove failed
+before it started; 126 not executable; 127 not found (no PATH search outside
+the container: COMMAND is looked up in the container's default PATH).
+`
+
+func containMain(args []string, stdout, stderr io.Writer) int {
+	o := spec.ContainOptions{}
+	console := "auto"
+	for len(args) > 0 && len(args[0]) > 1 && args[0][0] == '-' {
+		a := args[0]
+		args = args[1:]
+		need := func() (string, bool) {
+			if len(args) == 0 {
+				fmt.Fprintf(stderr, "cove contain: %s needs a value\n", a)
+				return "", false
+			}
+			v := args[0]
+			args = args[1:]
+			return v, true
+		}
+		switch a {
+		case "-h", "--help":
+			fmt.Fprint(stdout, containUsage)
+			return 0
+		case "--":
+			goto done
+		case "--hostname":
+			v, ok := need()
+			if !ok {
+				return exitSetup
+			}
+			o.Hostname = v
+		case "--net":
+			v, ok := need()
+			if !ok {
+				return exitSetup
+			}
+			switch v {
+			case "none":
+				o.HostNet = false
+			case "host":
+				o.HostNet = true
+			default:
+				fmt.Fprintf(stderr, "cove contain: --net %q: want none or host\n", v)
+				return exitSetup
+			}
+		case "--no-console":
+			console = "never"
+		default:
+			fmt.Fprintf(stderr, "cove contain: unknown option %s (see 'cove contain --help')\n", a)
+			return exitSetup
+		}
+	}
+done:
+	if len(args) == 0 {
+		fmt.Fprintln(stderr, "cove contain: no ROOTFS given (usage: cove contain [OPTIONS] ROOTFS [COMMAND [ARG...]])")
+		return exitSetup
+	}
+	rootfs := args[0]
+	command := args[1:]
+	if len(command) == 0 {
+		command = []string{"/bin/sh"}
+	}
+	if st, err := os.Stat(rootfs); err != nil || !st.IsDir() {
+		if err == nil {
+			err = errors.New("not a directory")
+		}
+		fmt.Fprintf(stderr, "cove contain: rootfs %s: %v\n", rootfs, oneLineErr(err))
+		return exitSetup
+	}
+	s := spec.Contain(rootfs, o)
+	cmd := cove.Command(s, command[0], command[1:]...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	term, err := startTerminal(cmd, console)
+	if err != nil {
+		fmt.Fprintf(stderr, "cove contain: %v\n", err)
+		return exitSetup
+	}
+	if term.slave != nil {
+		// The console: our pty's slave, bound at /dev/console.
+		s.Filesystem = append(s.Filesystem, spec.Mount{Type: spec.Bind, Src: term.slave.Name(), Dst: "/dev/console"})
+		if t := os.Getenv("TERM"); t != "" {
+			s.Env.Set = append(s.Env.Set, spec.EnvVar{Name: "TERM", Value: t})
+		}
+	}
+	sigs := make(chan os.Signal, 8)
+	signal.Notify(sigs, unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2)
+	defer signal.Stop(sigs)
+	if err := cmd.Start(); err != nil {
+		term.restore()
+		var se *cove.SetupError
+		if errors.As(err, &se) {
+			switch se.Code {
+			case exitNotFound:
+				fmt.Fprintf(stderr, "cove contain: %s: command not found in the container\n", command[0])
+			case exitNotExec:
+				fmt.Fprintf(stderr, "cove contain: %s: cannot execute: %v\n", command[0], errnoText(se))
+			default:
+				fmt.Fprintf(stderr, "cove contain: %s\n", oneLine(se))
+			}
+			return se.Code
+		}
+		fmt.Fprintf(stderr, "cove contain: %s\n", oneLine(err))
+		return exitSetup
+	}
+	term.started()
+	go func() {
+		for s := range sigs {
+			cmd.Signal(s)
+		}
+	}()
+	err = cmd.Wait()
+	term.finish()
+	if st := cmd.Status(); st != nil {
+		return st.Code
+	}
+	fmt.Fprintf(stderr, "cove contain: %s\n", oneLine(err))
+	return exitSetup
+}
+
+func oneLineErr(err error) string {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err.Error()
+	}
+	return oneLine(err)
+}
