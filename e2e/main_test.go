@@ -101,6 +101,7 @@ func testMain(m *testing.M) int {
 			fmt.Fprintf(os.Stderr, "e2e: %s cases skipped: %s\n", md.name, md.skip)
 		}
 	}
+	defer removeRootfs()
 	return m.Run()
 }
 
