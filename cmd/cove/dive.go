@@ -107,7 +107,7 @@ and DIVE_SIGFWMODE work as with dive. See docs/dive.md.
 	var sigs chan os.Signal
 	if s.SigFwMode != 0 {
 		sigs = make(chan os.Signal, 64)
-		signal.Notify(sigs)
+		signal.Notify(sigs, client.Forwarded...)
 	}
 	c, err := net.DialUnix("unix", nil, &net.UnixAddr{Name: args[0], Net: "unix"})
 	if err != nil {

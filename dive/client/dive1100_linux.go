@@ -69,6 +69,13 @@ func atoi(s string) int {
 	return n
 }
 
+// Forwarded are the signals the clients catch and forward. dive blocks
+// every signal; asking the Go runtime for all 64 costs milliseconds at
+// start, so the clients take the ones a user or a supervisor sends.
+var Forwarded = []os.Signal{syscall.SIGHUP, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGTERM,
+	syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGWINCH, syscall.SIGALRM, syscall.SIGCONT,
+	syscall.SIGTSTP, syscall.SIGTTIN, syscall.SIGTTOU, syscall.SIGPWR}
+
 // Outcome1100 is how a protocol-1100 conversation ended.
 type Outcome1100 struct {
 	// Status is what dive exits with: the program's exit code, or the
@@ -100,7 +107,7 @@ func Run1100(c *net.UnixConn, s Settings, fds []int, argv, env []string) (Outcom
 	var sigs chan os.Signal
 	if s.SigFwMode != 0 {
 		sigs = make(chan os.Signal, 64)
-		signal.Notify(sigs)
+		signal.Notify(sigs, Forwarded...)
 		defer signal.Stop(sigs)
 	}
 	hello, err := dec.ReadHello()
