@@ -42,7 +42,7 @@ func SettingsFromEnv(getenv func(string) string) (Settings, error) {
 		s.SigFwMode = atoi(v)
 	}
 	if s.WaitMode < 0 || s.WaitMode > 2 {
-		return s, errors.New("Unknown DIVE_WAITMODE value")
+		return s, errUnknownWaitMode
 	}
 	return s, nil
 }
@@ -75,6 +75,9 @@ func atoi(s string) int {
 var Forwarded = []os.Signal{syscall.SIGHUP, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGTERM,
 	syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGWINCH, syscall.SIGALRM, syscall.SIGCONT,
 	syscall.SIGTSTP, syscall.SIGTTIN, syscall.SIGTTOU, syscall.SIGPWR}
+
+// errUnknownWaitMode is dive's own message, capital letter included.
+var errUnknownWaitMode = errors.New("Unknown DIVE_WAITMODE value") //lint:ignore ST1005 dive's exact text
 
 // Outcome1100 is how a protocol-1100 conversation ended.
 type Outcome1100 struct {

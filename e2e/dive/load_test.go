@@ -30,7 +30,6 @@ func TestLoad(t *testing.T) {
 	}
 	s := startServer(t, false, "--max-clients", "128")
 	pid := s.cmd.Process.Pid
-	fds0 := countFDs(pid)
 	// Warm up, then take the thread baseline.
 	warm, err := divec.Dial(s.sock)
 	if err != nil {
@@ -39,7 +38,7 @@ func TestLoad(t *testing.T) {
 	runTrue(t, warm, 1)
 	warm.Close()
 	time.Sleep(100 * time.Millisecond)
-	fds0 = countFDs(pid)
+	fds0 := countFDs(pid)
 	const workers = 64
 	var bad atomic.Int64
 	var wg sync.WaitGroup
