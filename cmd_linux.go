@@ -60,7 +60,7 @@ func (c *Cmd) Start() error {
 		return err
 	}
 	switch {
-	case p.plain, p.light:
+	case p.plain, p.light, p.join > 0:
 		err = c.startPlain(p)
 	case c.ReexecInit || needsReexec(&p.cfg.Payload):
 		err = c.startReexec(p)
@@ -277,6 +277,15 @@ func (c *Cmd) startPlain(p *plan) error {
 		return &SetupError{Step: "prepare", Code: 125, Err: err}
 	}
 	lp.Setsid = !c.KeepSession
+	if p.join > 0 {
+		j, err := openJoin(p.join)
+		if err != nil {
+			return &SetupError{Step: "join", Field: "join", Code: 125, Err: err, Errno: errnoOf(err)}
+		}
+		defer j.close()
+		lp.Setns, lp.ForkAfterSetns, lp.NonDumpable = j.ns, j.fork, true
+		lp.SetGroups = j.setgroups
+	}
 	if p.light {
 		lp.Clone = &launch.CloneNS{Flags: p.opts.Cloneflags, Loopback: p.cfg.Loopback}
 		if p.opts.Cloneflags&unix.CLONE_NEWUSER != 0 {

@@ -31,7 +31,9 @@ type plan struct {
 	plain bool
 	// light: namespaces but no mount or PID namespace (cove isolate,
 	// pseudo): the program itself is created in them, with no init.
-	light     bool
+	light bool
+	// join: the program joins the namespaces of process Spec.Join.
+	join      int
 	writeMaps func(pid int) error
 }
 
@@ -50,9 +52,9 @@ func compile(c *Cmd) (*plan, error) {
 		}
 		return nil, &SetupError{Step: "spec", Code: 125, Err: err}
 	}
-	plain := s.Namespaces == (spec.Namespaces{})
-	light := !plain && !s.Namespaces.Mount && !s.Namespaces.PID
-	if !plain && !light && (!s.Namespaces.User || !s.Namespaces.Mount || !s.Namespaces.PID) {
+	plain := s.Namespaces == (spec.Namespaces{}) && s.Join == 0
+	light := !plain && s.Join == 0 && !s.Namespaces.Mount && !s.Namespaces.PID
+	if !plain && !light && s.Join == 0 && (!s.Namespaces.User || !s.Namespaces.Mount || !s.Namespaces.PID) {
 		return nil, &SetupError{Step: "spec", Field: "namespaces", Code: 125,
 			Err: errors.New("a sandbox with its own root needs new user, mount and PID namespaces (without mount and PID namespaces, the program runs directly in the others)")}
 	}
@@ -64,7 +66,7 @@ func compile(c *Cmd) (*plan, error) {
 		return nil, &SetupError{Step: "spec", Field: "command", Code: 125, Err: errors.New("no command given")}
 	}
 	home := callerHome()
-	p := &plan{plain: plain, light: light}
+	p := &plan{plain: plain, light: light, join: s.Join}
 
 	var err error
 	if p.cfg.Plan, err = mount.CompileRoot(s.Root, s.Filesystem, home); err != nil {
@@ -157,6 +159,10 @@ func compile(c *Cmd) (*plan, error) {
 		// Delegated ranges through newgidmap leave setgroups allowed: drop
 		// the caller's supplementary groups (arachsys pseudo: "0/0/no groups").
 		pl.SetGroups = privileged || p.opts.Setgroups
+	}
+	if s.Join > 0 {
+		// Root of the joined user namespace (setgroups decided by startJoin).
+		pl.UID, pl.GID, pl.SetGroups, pl.DropBounding = 0, 0, false, true
 	}
 	pl.Nice, pl.OOMScoreAdj = s.Nice, s.OOMScoreAdj
 	if adj := s.OOMScoreAdj; adj != nil {

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -38,7 +39,7 @@ func miniRootfs(t *testing.T, md *mode) string {
 				return
 			}
 		}
-		for _, b := range []string{"dash", "ls", "id", "cat", "hostname", "sleep", "wc", "env", "stat"} {
+		for _, b := range []string{"dash", "ls", "id", "cat", "hostname", "sleep", "wc", "env", "stat", "readlink"} {
 			p, err := exec.LookPath(b)
 			if err != nil {
 				rootfsErr = err
@@ -215,4 +216,94 @@ func TestContainConsole(t *testing.T) {
 			t.Fatalf("--no-console: %v", r2)
 		}
 	})
+}
+
+// startContainer starts `cove contain ROOTFS /bin/sh -c 'sleep N'` for md and
+// returns the host pid of the container's program, and a stop function.
+func startContainer(t *testing.T, md *mode, rfs string, extra ...string) (int, func()) {
+	t.Helper()
+	mark := strconv.Itoa(300 + int(time.Now().UnixNano()%600))
+	args := append(append([]string{"--no-console"}, extra...), rfs, "/bin/sleep", mark)
+	r := startCove(t, md, runOpts{sub: "contain"}, false, args...)
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		if p := findProcs(func(pid int) bool { return cmdline(pid) == "/bin/sleep "+mark }); len(p) == 1 {
+			return p[0], func() {
+				r.cmd.Process.Signal(syscall.SIGTERM)
+				r.wait()
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	r.cmd.Process.Kill()
+	r.wait()
+	t.Fatalf("the container's program did not start")
+	return 0, nil
+}
+
+func TestInject(t *testing.T) {
+	forEachMode(t, func(t *testing.T, md *mode) {
+		rfs := miniRootfs(t, md)
+		pid, stop := startContainer(t, md, rfs, "--hostname", "inner")
+		defer stop()
+		ns := func(p int, name string) string {
+			l, _ := os.Readlink(fmt.Sprintf("/proc/%d/ns/%s", p, name))
+			return l
+		}
+		r := runCoveOpts(t, md, runOpts{sub: "inject"}, strconv.Itoa(pid), "/bin/sh", "-c",
+			`hostname; id -u; readlink /proc/self/ns/pid; readlink /proc/self/ns/mnt; ls /; exit 4`)
+		lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+		if r.code != 4 || len(lines) < 5 || lines[0] != "inner" || lines[1] != "0" {
+			t.Fatalf("inject: %v", r)
+		}
+		if lines[2] != ns(pid, "pid") || lines[3] != ns(pid, "mnt") {
+			t.Fatalf("inject is in %s and %s, the container in %s and %s", lines[2], lines[3], ns(pid, "pid"), ns(pid, "mnt"))
+		}
+		if !strings.Contains(r.stdout, "\nbin\n") || strings.Contains(r.stdout, "\nhome\n") {
+			t.Fatalf("inject does not see the container's root: %v", r)
+		}
+
+		// The cove inject process runs from a sealed memfd, which cannot be
+		// opened for writing.
+		run := startCove(t, md, runOpts{sub: "inject"}, false, strconv.Itoa(pid), "/bin/sleep", "2")
+		time.Sleep(300 * time.Millisecond)
+		exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", run.cmd.Process.Pid))
+		if err != nil || !strings.HasPrefix(exe, "/memfd:") {
+			t.Errorf("cove inject's /proc/PID/exe = %q (%v), want a memfd", exe, err)
+		}
+		if f, err := os.OpenFile(fmt.Sprintf("/proc/%d/exe", run.cmd.Process.Pid), os.O_WRONLY, 0); err == nil {
+			f.Close()
+			t.Errorf("cove inject's sealed binary opened for writing")
+		}
+		if res := run.wait(); res.code != 0 {
+			t.Fatalf("inject sleep: %v", res)
+		}
+
+		if r := runCoveOpts(t, md, runOpts{sub: "inject"}, "999999999"); r.code != 125 {
+			t.Fatalf("missing process: %v", r)
+		}
+	})
+}
+
+// TestInjectRefusesOtherUsers: the unprivileged user cannot inject into
+// root's container.
+func TestInjectRefusesOtherUsers(t *testing.T) {
+	var rootMode, userMode *mode
+	forModes(t, []string{"root", "user"}, func(t *testing.T, md *mode) {
+		if md.root {
+			rootMode = md
+		} else {
+			userMode = md
+		}
+	})
+	if rootMode == nil || userMode == nil {
+		t.Skip("needs both the root and the unprivileged mode")
+	}
+	rfs := miniRootfs(t, rootMode)
+	pid, stop := startContainer(t, rootMode, rfs)
+	defer stop()
+	r := runCoveOpts(t, userMode, runOpts{sub: "inject"}, strconv.Itoa(pid), "/bin/true")
+	if r.code != 125 || !strings.Contains(r.stderr, "does not belong to you") {
+		t.Fatalf("inject into another user's container: %v", r)
+	}
 }

@@ -158,3 +158,15 @@ func Contain(rootfs string, o ContainOptions) *Spec {
 	}
 	return s
 }
+
+// Inject returns the environment of `cove inject PID` (arachsys inject):
+// the program joins every namespace of process pid, as uid and gid 0 of its
+// user namespace with that namespace's capabilities, in "/", with
+// no_new_privs and the default seccomp policy.
+func Inject(pid int) *Spec {
+	return &Spec{
+		Join:     pid,
+		Cwd:      "/",
+		Security: Security{Seccomp: Seccomp{Policy: "default"}, CapAdd: []string{"ALL"}},
+	}
+}

@@ -25,6 +25,11 @@ import "time"
 type Spec struct {
 	// Namespaces lists the namespaces to create.
 	Namespaces Namespaces `json:"namespaces" toml:"namespaces"`
+	// Join, when not 0, is a process whose namespaces the program joins
+	// (every one that differs from the caller's, the user namespace first)
+	// instead of creating any: cove inject. The program runs as uid and gid
+	// 0 there, in "/". The caller must own the process's user namespace.
+	Join int `json:"join,omitempty" toml:"join"`
 	// IDs chooses the identity of the program inside the user namespace and how
 	// it maps to host ids.
 	IDs IDs `json:"ids" toml:"ids"`

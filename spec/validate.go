@@ -28,6 +28,12 @@ func (s *Spec) Validate() error {
 		// mount; it refuses rather than run a half-isolated sandbox.
 		return fieldErr("namespaces.user", "a new mount namespace needs a new user namespace")
 	}
+	if s.Join < 0 {
+		return fieldErr("join", "%d is not a process id", s.Join)
+	}
+	if s.Join > 0 && (s.Namespaces != (Namespaces{}) || len(s.Filesystem) > 0 || s.Root != "" || s.Hostname != "") {
+		return fieldErr("join", "joining a process's namespaces excludes creating namespaces, a root or filesystem operations")
+	}
 	if s.Root != "" && !isSandboxPath(s.Root) {
 		return fieldErr("root", "%q must be an absolute host path", s.Root)
 	}

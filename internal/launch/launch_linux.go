@@ -29,6 +29,8 @@ type prepared struct {
 	path       []*byte
 	argv, envv []*byte
 	setns      []Namespace
+	forkAfter  bool
+	nonDump    bool
 	writes     []rawWrite
 	chroot     *byte
 	rootFD     int
@@ -236,30 +238,47 @@ func Start(p *Params) (int, error) {
 
 	var rep report
 	buf := (*[unsafe.Sizeof(rep)]byte)(unsafe.Pointer(&rep))[:]
-	n := 0
-	for n < len(buf) {
-		m, err := unix.Read(pipe[0], buf[n:])
-		if err == unix.EINTR {
+	readRecord := func() int {
+		n := 0
+		for n < len(buf) {
+			m, err := unix.Read(pipe[0], buf[n:])
+			if err == unix.EINTR {
+				continue
+			}
+			if err != nil || m == 0 {
+				break
+			}
+			n += m
+		}
+		return n
+	}
+	// Read records until EOF (every writer has execed or exited): an error
+	// report, and with ForkAfterSetns the program's pid, in either order.
+	var failed *report
+	for {
+		n := readRecord()
+		if n == 0 {
+			break
+		}
+		if n != len(buf) {
+			reap(pid)
+			return 0, fmt.Errorf("launch: short error report (%d bytes) from child", n)
+		}
+		if Step(rep.step) == stepPid {
+			// The program is the intermediate's sibling: reap the
+			// intermediate and follow the program.
+			reap(pid)
+			pid = int(rep.index)
 			continue
 		}
-		if err != nil || m == 0 {
-			break
-		}
-		n += m
+		r := rep
+		failed = &r
 	}
-	if n == 0 {
+	if failed == nil {
 		return pid, nil // EOF: execve succeeded
 	}
-	var ws unix.WaitStatus
-	for {
-		_, err := unix.Wait4(pid, &ws, unix.WALL, nil)
-		if err != unix.EINTR {
-			break
-		}
-	}
-	if n != len(buf) {
-		return 0, fmt.Errorf("launch: short error report (%d bytes) from child", n)
-	}
+	reap(pid)
+	rep = *failed
 	e := &Error{Step: Step(rep.step), Index: int(rep.index), Errno: syscall.Errno(rep.errno)}
 	e.Detail = detail(p, e)
 	return 0, e
@@ -295,7 +314,7 @@ func detail(p *Params, e *Error) string {
 
 func prepare(p *Params) (*prepared, error) {
 	pr := &prepared{
-		csync: -1,
+		csync: -1, forkAfter: p.ForkAfterSetns, nonDump: p.NonDumpable,
 		setns: p.Setns, setsid: p.Setsid, setctty: p.Setctty, ctty: p.Ctty, umask: p.Umask,
 		rootFD: -1, dirFD: -1, euid: p.UID, egid: p.GID, setNice: p.SetNice, nice: p.Nice,
 		rlimits: p.Rlimits, setSecbits: p.SetSecurebits, secbits: uintptr(p.Securebits),
@@ -814,11 +833,34 @@ initfail:
 
 program:
 
+	if p.nonDump {
+		syscall.RawSyscall(syscall.SYS_PRCTL, unix.PR_SET_DUMPABLE, 0, 0)
+	}
 	for i = 0; i < len(p.setns); i++ {
 		_, _, err1 = syscall.RawSyscall(unix.SYS_SETNS, uintptr(p.setns[i].FD), uintptr(p.setns[i].Type), 0)
 		if err1 != 0 {
 			step, index = StepSetns, i
 			goto fail
+		}
+	}
+
+	if p.forkAfter {
+		// Into the joined PID namespace: a sibling takes over; we report its
+		// pid and leave.
+		r1, _, err1 = syscall.RawSyscall6(syscall.SYS_CLONE, uintptr(syscall.CLONE_PARENT|syscall.SIGCHLD), 0, 0, 0, 0, 0)
+		if err1 != 0 {
+			step = StepSetns
+			index = len(p.setns)
+			goto fail
+		}
+		if r1 != 0 {
+			rep.step = uint32(stepPid)
+			rep.index = uint32(r1)
+			rep.errno = 0
+			syscall.RawSyscall(syscall.SYS_WRITE, uintptr(pipe), uintptr(unsafe.Pointer(&rep)), unsafe.Sizeof(rep))
+			for {
+				syscall.RawSyscall(syscall.SYS_EXIT_GROUP, 0, 0, 0)
+			}
 		}
 	}
 

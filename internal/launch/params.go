@@ -20,6 +20,16 @@ type Params struct {
 	// Setns holds namespace fds (in the parent) and their CLONE_NEW* type, in
 	// the order they must be joined: the user namespace first.
 	Setns []Namespace
+	// ForkAfterSetns forks once more after the setns step, so that the
+	// program is born in a joined PID (or time) namespace: the new process is
+	// a sibling (CLONE_PARENT), so it is the caller's child, and Start
+	// returns its pid; the intermediate process exits and is reaped.
+	ForkAfterSetns bool
+	// NonDumpable makes the child non-dumpable from its first step until
+	// execve (which resets it): processes in namespaces it joins cannot
+	// ptrace it or open its /proc files, such as /proc/PID/exe, which names
+	// the caller's binary until execve.
+	NonDumpable bool
 
 	// Writes are files written after the setns step (in the joined
 	// namespaces) and before chroot: dived's -t, e.g. uid_map contents.
@@ -163,6 +173,9 @@ const (
 	StepWrite
 	StepChroot
 	StepNice
+	// stepPid is not a failure: the intermediate process of ForkAfterSetns
+	// reports the program's pid (in Index) with it.
+	stepPid
 )
 
 // initStepNames are indexed by step - StepSync.
