@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -122,6 +124,19 @@ func (c *Cmd) startDirect(p *plan) error {
 		InitUID: int(o.UID), InitGID: int(o.GID), ClearGroups: o.Setgroups,
 		Program: program, Hostname: p.cfg.Hostname, Loopback: p.cfg.Loopback,
 		Signals: stage.Forwarded(), WriteMaps: p.writeMaps, TimeNS: specOf(c).Namespaces.Time,
+	}
+	if hooks := specOf(c).Hooks.Outside; len(hooks) > 0 {
+		write := lp.Sandbox.WriteMaps
+		if write == nil {
+			sb := lp.Sandbox
+			write = func(pid int) error { return launch.WriteIDMaps(pid, sb.UIDMap, sb.GIDMap, sb.Setgroups) }
+		}
+		lp.Sandbox.WriteMaps = func(pid int) error {
+			if err := write(pid); err != nil {
+				return err
+			}
+			return runOutsideHooks(hooks, pid)
+		}
 	}
 	if adj := p.cfg.Payload.OOMScoreAdj; adj != nil {
 		lp.Sandbox.InitWrites = append(lp.Sandbox.InitWrites, stage.OOMWrite(*adj))
@@ -330,6 +345,20 @@ func existing(list []string, skipMissing bool) []string {
 		}
 	}
 	return out
+}
+
+// runOutsideHooks runs each hook with the caller's privileges and COVE_PID
+// set to the sandbox init's pid, stopping at the first failure.
+func runOutsideHooks(hooks []string, pid int) error {
+	for _, h := range hooks {
+		cmd := exec.Command("/bin/sh", "-c", h)
+		cmd.Env = append(os.Environ(), "COVE_PID="+strconv.Itoa(pid))
+		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+		if err := cmd.Run(); err != nil {
+			return fmt.Errorf("outside hook %q: %v", h, err)
+		}
+	}
+	return nil
 }
 
 // startReexec runs the sandbox init as a re-executed, sealed copy of this

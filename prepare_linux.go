@@ -76,6 +76,7 @@ func compile(c *Cmd) (*plan, error) {
 		}
 		return nil, &SetupError{Step: "mount", Code: 125, Err: err}
 	}
+	p.cfg.Plan.Hooks = s.Hooks.Inside
 	p.cfg.Hostname = s.Hostname
 	p.cfg.Loopback = s.Namespaces.Net
 

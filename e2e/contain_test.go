@@ -307,3 +307,36 @@ func TestInjectRefusesOtherUsers(t *testing.T) {
 		t.Fatalf("inject into another user's container: %v", r)
 	}
 }
+
+func TestContainHooks(t *testing.T) {
+	forEachMode(t, func(t *testing.T, md *mode) {
+		rfs := miniRootfs(t, md)
+		data, err := worldTempDir("cove-e2e-hookdata-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer os.RemoveAll(data)
+		os.WriteFile(filepath.Join(data, "f"), []byte("from the host\n"), 0o644)
+		os.MkdirAll(filepath.Join(rfs, "data"), 0o755)
+		pidFile := filepath.Join(data, "pid")
+		if md.cred != nil {
+			os.Chown(data, md.uid, md.gid)
+		}
+		r := runCoveOpts(t, md, runOpts{sub: "contain"}, "--no-console",
+			"--hook-inside", "mount --bind "+data+" ./data",
+			"--hook-outside", "echo $COVE_PID > "+pidFile,
+			rfs, "/bin/sh", "-c", "cat /data/f; cat /proc/1/comm")
+		if r.code != 0 || r.stdout != "from the host\ncove-init\n" {
+			t.Fatalf("hooks: %v", r)
+		}
+		if b, err := os.ReadFile(pidFile); err != nil || strings.TrimSpace(string(b)) == "" {
+			t.Fatalf("outside hook did not see COVE_PID: %q %v", b, err)
+		}
+		for _, bad := range [][]string{{"--hook-inside", "exit 3"}, {"--hook-outside", "false"}} {
+			r := runCoveOpts(t, md, runOpts{sub: "contain"}, append(append([]string{"--no-console"}, bad...), rfs, "/bin/true")...)
+			if r.code != 125 || strings.Count(r.stderr, "\n") != 1 || !strings.Contains(r.stderr, "hook") {
+				t.Fatalf("failing %s: %v", bad[0], r)
+			}
+		}
+	})
+}

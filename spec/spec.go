@@ -61,6 +61,22 @@ type Spec struct {
 	OOMScoreAdj *int `json:"oom_score_adj,omitempty" toml:"oom_score_adj"`
 	// Lifecycle controls time limits and cleanup.
 	Lifecycle Lifecycle `json:"lifecycle" toml:"lifecycle"`
+	// Hooks are shell commands run while the sandbox is set up.
+	Hooks Hooks `json:"hooks" toml:"hooks"`
+}
+
+// Hooks are /bin/sh -c commands run during setup; one failing (non-zero
+// exit) fails the start.
+type Hooks struct {
+	// Inside hooks run in the new namespaces after the filesystem
+	// operations and before the pivot, as root inside, with the new root as
+	// working directory and the host's root as root: bind more host paths
+	// with mount(8).
+	Inside []string `json:"inside,omitempty" toml:"inside"`
+	// Outside hooks run outside, with the caller's privileges, once the
+	// namespaces exist and before anything is mounted; COVE_PID holds the
+	// sandbox init's pid (move a network interface into its namespace).
+	Outside []string `json:"outside,omitempty" toml:"outside"`
 }
 
 // Namespaces selects which namespaces are created for the program. A false field

@@ -34,6 +34,9 @@ func (s *Spec) Validate() error {
 	if s.Join > 0 && (s.Namespaces != (Namespaces{}) || len(s.Filesystem) > 0 || s.Root != "" || s.Hostname != "") {
 		return fieldErr("join", "joining a process's namespaces excludes creating namespaces, a root or filesystem operations")
 	}
+	if (len(s.Hooks.Inside) > 0 || len(s.Hooks.Outside) > 0) && !s.Namespaces.Mount {
+		return fieldErr("hooks", "hooks run while a sandbox with its own root is set up (namespaces.mount)")
+	}
 	if s.Root != "" && !isSandboxPath(s.Root) {
 		return fieldErr("root", "%q must be an absolute host path", s.Root)
 	}

@@ -35,6 +35,13 @@ Options:
                       host: share the host's network (and no /sys)
   --no-console        pass stdio through instead of a console pseudo-terminal
                       (the default when stdin is not a terminal)
+  --hook-inside CMD   run /bin/sh -c CMD inside the new namespaces before the
+                      pivot, as the container's root, with the new root as
+                      working directory and the host's root as root (e.g.
+                      mount --bind /srv/data ./data); repeatable
+  --hook-outside CMD  run /bin/sh -c CMD outside, with your privileges, once
+                      the namespaces exist; COVE_PID is the container init's
+                      pid (e.g. ip link set veth1 netns $COVE_PID); repeatable
 
 Exit status: COMMAND's; 128+N if it was killed by signal N; 125 if cove failed
 before it started; 126 not executable; 127 not found (no PATH search outside
@@ -44,6 +51,7 @@ the container: COMMAND is looked up in the container's default PATH).
 func containMain(args []string, stdout, stderr io.Writer) int {
 	o := spec.ContainOptions{}
 	console := "auto"
+	var inside, outside []string
 	for len(args) > 0 && len(args[0]) > 1 && args[0][0] == '-' {
 		a := args[0]
 		args = args[1:]
@@ -84,6 +92,16 @@ func containMain(args []string, stdout, stderr io.Writer) int {
 			}
 		case "--no-console":
 			console = "never"
+		case "--hook-inside", "--hook-outside":
+			v, ok := need()
+			if !ok {
+				return exitSetup
+			}
+			if a == "--hook-inside" {
+				inside = append(inside, v)
+			} else {
+				outside = append(outside, v)
+			}
 		default:
 			fmt.Fprintf(stderr, "cove contain: unknown option %s (see 'cove contain --help')\n", a)
 			return exitSetup
@@ -107,6 +125,7 @@ done:
 		return exitSetup
 	}
 	s := spec.Contain(rootfs, o)
+	s.Hooks = spec.Hooks{Inside: inside, Outside: outside}
 	cmd := cove.Command(s, command[0], command[1:]...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	term, err := startTerminal(cmd, console)

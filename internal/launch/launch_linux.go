@@ -105,6 +105,8 @@ type preparedSandbox struct {
 	cred *unix.Ucred
 	buf  [16]byte
 	pfd  unix.PollFd
+	// hookStatus is the wait status of an OpRun hook.
+	hookStatus uint32
 	zero unix.Timespec
 }
 
@@ -119,6 +121,7 @@ type rawInsn struct {
 	index          int
 	attr           unix.MountAttr
 	how            unix.OpenHow
+	argv, envv     []*byte // OpRun
 }
 
 type rlimit64 struct{ cur, max uint64 }
@@ -131,10 +134,12 @@ type rawWrite struct {
 // atFdcwd is AT_FDCWD as a system call argument.
 const atFdcwd = ^uintptr(99)
 
-// dot and slash are C strings for the child.
+// C strings for the child.
 var (
-	dot   = [...]byte{'.', 0}
-	slash = [...]byte{'/', 0}
+	dot      = [...]byte{'.', 0}
+	slash    = [...]byte{'/', 0}
+	hostRoot = [...]byte{'/', 'o', 'l', 'd', 0}
+	binSh    = [...]byte{'/', 'b', 'i', 'n', '/', 's', 'h', 0}
 )
 
 // initName is the sandbox init's process name (/proc/1/comm inside).
@@ -649,6 +654,29 @@ func forkExec(p *prepared, pipe int) (pid int, errno syscall.Errno) {
 			_, _, err1 = syscall.RawSyscall(syscall.SYS_FCHDIR, uintptr(sb.regs[in.r]), 0, 0)
 		case OpFchmod:
 			_, _, err1 = syscall.RawSyscall(syscall.SYS_FCHMOD, uintptr(sb.regs[in.r]), uintptr(in.flags), 0)
+		case OpRun:
+			fd2, _, err1 = syscall.RawSyscall6(syscall.SYS_CLONE, uintptr(syscall.SIGCHLD), 0, 0, 0, 0, 0)
+			if err1 != 0 {
+				break
+			}
+			if fd2 == 0 {
+				// The hook: cwd the new root, root the host's, then the shell.
+				syscall.RawSyscall(syscall.SYS_FCHDIR, uintptr(sb.regs[in.r]), 0, 0)
+				syscall.RawSyscall(syscall.SYS_CHROOT, uintptr(unsafe.Pointer(&hostRoot[0])), 0, 0)
+				syscall.RawSyscall(syscall.SYS_EXECVE, uintptr(unsafe.Pointer(&binSh[0])), uintptr(unsafe.Pointer(&in.argv[0])), uintptr(unsafe.Pointer(&in.envv[0])))
+				for {
+					syscall.RawSyscall(syscall.SYS_EXIT_GROUP, 127, 0, 0)
+				}
+			}
+			for {
+				_, _, err1 = syscall.RawSyscall6(syscall.SYS_WAIT4, fd2, uintptr(unsafe.Pointer(&sb.hookStatus)), 0, 0, 0, 0)
+				if err1 != syscall.EINTR {
+					break
+				}
+			}
+			if err1 == 0 && sb.hookStatus != 0 {
+				err1 = syscall.ECANCELED
+			}
 		case OpWrite:
 			for j = 0; j < in.n1; {
 				r1, _, err1 = syscall.RawSyscall(syscall.SYS_WRITE, uintptr(sb.regs[in.r]), uintptr(unsafe.Pointer(in.s1))+uintptr(j), uintptr(in.n1-j))

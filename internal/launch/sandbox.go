@@ -64,6 +64,11 @@ const (
 	OpFchdir                      // fchdir(R)
 	OpFchmod                      // fchmod(R, Flags)
 	OpWrite                       // write(R, S1) until done
+	// OpRun runs "/bin/sh -c S1" in a child whose working directory is R
+	// and whose root is the host root (at /old while the program runs): a
+	// hook inside the new namespaces before the pivot. A non-zero exit
+	// fails with ECANCELED.
+	OpRun
 )
 
 // Insn is one mount program instruction. Strings are converted to C strings

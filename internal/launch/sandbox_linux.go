@@ -313,6 +313,13 @@ func prepareSandbox(sb *Sandbox, pr *prepared) (*preparedSandbox, error) {
 			}
 		case OpSetattr:
 			ri.attr = unix.MountAttr{Attr_set: in.Flags2}
+		case OpRun:
+			if ri.argv, err = syscall.SlicePtrFromStrings([]string{"sh", "-c", in.S1}); err != nil {
+				return nil, fmt.Errorf("launch: hook %q: %w", in.S1, err)
+			}
+			if ri.envv, err = syscall.SlicePtrFromStrings([]string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}); err != nil {
+				return nil, err
+			}
 		case OpOpenAt2, OpEnsure:
 			fl := in.Flags
 			if in.Op == OpEnsure {

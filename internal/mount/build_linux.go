@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 
@@ -166,6 +168,20 @@ func run(in launch.Insn, at func(int) int, set func(int, int), regs map[int]int)
 		return unix.Fchdir(regs[in.R])
 	case launch.OpFchmod:
 		return unix.Fchmod(regs[in.R], uint32(in.Flags))
+	case launch.OpRun:
+		// cwd = the new root (R), root = the host's: Go's fork chroots
+		// and, with no Dir, keeps the inherited working directory.
+		if err := unix.Fchdir(regs[in.R]); err != nil {
+			return err
+		}
+		defer unix.Chdir("/")
+		cmd := exec.Command("/bin/sh", "-c", in.S1)
+		cmd.Env = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
+		cmd.SysProcAttr = &syscall.SysProcAttr{Chroot: "/old"}
+		if err := cmd.Run(); err != nil {
+			return fmt.Errorf("%w (%v)", unix.ECANCELED, err)
+		}
+		return nil
 	case launch.OpWrite:
 		for b := []byte(in.S1); len(b) > 0; {
 			n, err := unix.Write(regs[in.R], b)

@@ -48,6 +48,10 @@ type Plan struct {
 	// Root is the host directory bound as the new root ("" = a tmpfs).
 	Root string `json:"root,omitempty"`
 	Ops  []Op   `json:"ops"`
+	// Hooks are shell commands run after the operations, before the pivot,
+	// inside the new namespaces, with the new root as working directory
+	// and the host root as root (to bind more host paths, say).
+	Hooks []string `json:"hooks,omitempty"`
 }
 
 // OpError is a failure of one operation; Index is its position in the Spec.

@@ -67,6 +67,9 @@ func (p *Plan) Program(base string) []launch.Insn {
 	}
 	g.index = -1
 	g.optional = false
+	for _, h := range p.Hooks {
+		g.emit(launch.Insn{Op: launch.OpRun, R: regNew, S1: h, What: fmt.Sprintf("inside hook %q failed", h)})
+	}
 	if p.Root == "" {
 		g.emit(launch.Insn{Op: launch.OpSetattr, R: regNew, Flags: unix.AT_EMPTY_PATH, Flags2: unix.MOUNT_ATTR_RDONLY | unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NODEV, What: "make the new root read-only"})
 	}
