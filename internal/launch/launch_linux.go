@@ -107,7 +107,7 @@ type preparedSandbox struct {
 	pfd  unix.PollFd
 	// hookStatus is the wait status of an OpRun hook.
 	hookStatus uint32
-	zero unix.Timespec
+	zero       unix.Timespec
 }
 
 type rawInsn struct {
