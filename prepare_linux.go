@@ -153,7 +153,14 @@ func compile(c *Cmd) (*plan, error) {
 		pl.UID, pl.GID, pl.SetGroups = -1, -1, false
 	}
 	keepCaps := light && !s.Namespaces.User
-	if s.Namespaces.User && (light || s.IDs.Delegated) {
+	if len(s.IDs.UIDMap) > 0 {
+		if err := p.explicitMaps(s, uid, gid); err != nil {
+			return nil, err
+		}
+		pl.UID, pl.GID = 0, 0
+		pl.SetGroups = privileged || p.opts.Setgroups
+		p.opts.UID, p.opts.GID = 0, 0
+	} else if s.Namespaces.User && (light || s.IDs.Delegated) {
 		if err := p.lightMaps(s, uid, gid, outUID, outGID, inUID, inGID); err != nil {
 			return nil, err
 		}
@@ -235,6 +242,40 @@ func (p *plan) lightMaps(s *spec.Spec, uid, gid, outUID, outGID int, inUID, inGI
 		p.writeMaps = idmap.Helpers(um, gm)
 	} else {
 		p.writeMaps = func(pid int) error { return launch.WriteIDMaps(pid, um, gm, setgroups) }
+	}
+	return nil
+}
+
+// explicitMaps checks the Spec's explicit id maps against what the caller
+// may map and chooses how to write them.
+func (p *plan) explicitMaps(s *spec.Spec, uid, gid int) error {
+	conv := func(rs []spec.IDRange) []syscall.SysProcIDMap {
+		var m []syscall.SysProcIDMap
+		for _, r := range rs {
+			m = append(m, syscall.SysProcIDMap{ContainerID: int(r.Inside), HostID: int(r.Outside), Size: int(r.Count)})
+		}
+		return m
+	}
+	um, gm := conv(s.IDs.UIDMap), conv(s.IDs.GIDMap)
+	privileged := uid == 0
+	var ur, gr []idmap.Range
+	if !privileged {
+		ur, _ = idmap.Delegated("/etc/subuid", uid)
+		gr, _ = idmap.Delegated("/etc/subgid", uid)
+	}
+	if err := idmap.Check(um, uid, ur, privileged, s.IDs.MapHostRoot); err != nil {
+		return &SetupError{Step: "idmap", Field: "ids.uid_map", Code: 125, Err: err}
+	}
+	if err := idmap.Check(gm, gid, gr, privileged, s.IDs.MapHostRoot); err != nil {
+		return &SetupError{Step: "idmap", Field: "ids.gid_map", Code: 125, Err: err}
+	}
+	single := len(um) == 1 && um[0].Size == 1 && len(gm) == 1 && gm[0].Size == 1
+	setgroups := privileged || !single
+	p.opts.UIDMap, p.opts.GIDMap, p.opts.Setgroups = um, gm, setgroups
+	if privileged || single {
+		p.writeMaps = func(pid int) error { return launch.WriteIDMaps(pid, um, gm, setgroups) }
+	} else {
+		p.writeMaps = idmap.Helpers(um, gm)
 	}
 	return nil
 }

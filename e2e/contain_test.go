@@ -340,3 +340,29 @@ func TestContainHooks(t *testing.T) {
 		}
 	})
 }
+
+func TestContainExplicitMaps(t *testing.T) {
+	forEachMode(t, func(t *testing.T, md *mode) {
+		rfs := miniRootfs(t, md)
+		if md.root {
+			r := runCoveOpts(t, md, runOpts{sub: "contain"}, "--no-console", "--uid-map", "0:0:1", "--gid-map", "0:0:1", rfs, "/bin/true")
+			if r.code != 125 || !strings.Contains(r.stderr, "--uid-map") || !strings.Contains(r.stderr, "host root") {
+				t.Fatalf("mapping host root: %v", r)
+			}
+			r = runCoveOpts(t, md, runOpts{sub: "contain"}, "--no-console", "--uid-map", "0:200000:10", "--gid-map", "0:200000:10", rfs, "/bin/cat", "/proc/self/uid_map")
+			if f := strings.Fields(r.stdout); r.code != 0 || strings.Join(f, " ") != "0 200000 10" {
+				t.Fatalf("root's explicit map: %v", r)
+			}
+			return
+		}
+		own := strconv.Itoa(md.uid)
+		r := runCoveOpts(t, md, runOpts{sub: "contain"}, "--no-console", "--uid-map", "0:"+own+":1,1:7:1", "--gid-map", "0:"+strconv.Itoa(md.gid)+":1", rfs, "/bin/true")
+		if r.code != 125 || !strings.Contains(r.stderr, "not delegated to you") {
+			t.Fatalf("undelegated map: %v", r)
+		}
+		r = runCoveOpts(t, md, runOpts{sub: "contain"}, "--no-console", "--uid-map", "0:"+own+":1", "--gid-map", "0:"+strconv.Itoa(md.gid)+":1", rfs, "/bin/cat", "/proc/self/uid_map")
+		if f := strings.Fields(r.stdout); r.code != 0 || strings.Join(f, " ") != "0 "+own+" 1" {
+			t.Fatalf("own-id map: %v", r)
+		}
+	})
+}

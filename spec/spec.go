@@ -114,6 +114,20 @@ type IDs struct {
 	// host id but 0 to itself and inside 0 to 4294967294. Without delegated
 	// ranges only the caller's own id is mapped. Needs MapRoot.
 	Delegated bool `json:"delegated,omitempty" toml:"delegated"`
+	// UIDMap and GIDMap, when set, are explicit maps (inside, outside,
+	// count) replacing the computed ones. They are checked against what the
+	// caller may map: its own id and its delegated ranges (or anything but
+	// host root for a root caller). The program runs as inside 0. Both or
+	// neither.
+	UIDMap []IDRange `json:"uid_map,omitempty" toml:"uid_map"`
+	GIDMap []IDRange `json:"gid_map,omitempty" toml:"gid_map"`
+}
+
+// IDRange is one line of an id map.
+type IDRange struct {
+	Inside  uint32 `json:"inside" toml:"inside"`
+	Outside uint32 `json:"outside" toml:"outside"`
+	Count   uint32 `json:"count" toml:"count"`
 }
 
 // NobodyID is the unprivileged id a root caller's sandbox runs as by default.

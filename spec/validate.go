@@ -49,6 +49,12 @@ func (s *Spec) Validate() error {
 	if s.Namespaces.Mount && !s.Namespaces.PID {
 		return fieldErr("namespaces.pid", "a sandbox with its own root also needs its own PID namespace, so that every process it starts dies with it")
 	}
+	if (len(s.IDs.UIDMap) == 0) != (len(s.IDs.GIDMap) == 0) {
+		return fieldErr("ids.uid_map", "uid_map and gid_map go together")
+	}
+	if len(s.IDs.UIDMap) > 0 && !s.Namespaces.User {
+		return fieldErr("ids.uid_map", "explicit maps need a new user namespace")
+	}
 	if s.IDs.Delegated && !s.IDs.MapRoot {
 		return fieldErr("ids.delegated", "delegated ranges start at inside id 1: they need ids.map_root")
 	}

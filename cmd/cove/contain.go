@@ -6,10 +6,12 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/covebox/cove"
+	"github.com/covebox/cove/internal/idmap"
 	"github.com/covebox/cove/spec"
 )
 
@@ -35,6 +37,11 @@ Options:
                       host: share the host's network (and no /sys)
   --no-console        pass stdio through instead of a console pseudo-terminal
                       (the default when stdin is not a terminal)
+  --uid-map MAP, --gid-map MAP
+                      explicit maps, INSIDE:OUTSIDE:COUNT[,...] (arachsys
+                      syntax), instead of the defaults above; both or neither.
+                      They may use only your own id and your delegated ranges
+                      (root: anything but host id 0)
   --hook-inside CMD   run /bin/sh -c CMD inside the new namespaces before the
                       pivot, as the container's root, with the new root as
                       working directory and the host's root as root (e.g.
@@ -52,6 +59,7 @@ func containMain(args []string, stdout, stderr io.Writer) int {
 	o := spec.ContainOptions{}
 	console := "auto"
 	var inside, outside []string
+	var uidMap, gidMap []spec.IDRange
 	for len(args) > 0 && len(args[0]) > 1 && args[0][0] == '-' {
 		a := args[0]
 		args = args[1:]
@@ -92,6 +100,25 @@ func containMain(args []string, stdout, stderr io.Writer) int {
 			}
 		case "--no-console":
 			console = "never"
+		case "--uid-map", "--gid-map":
+			v, ok := need()
+			if !ok {
+				return exitSetup
+			}
+			m, err := idmap.Parse(v)
+			if err != nil {
+				fmt.Fprintf(stderr, "cove contain: %s: %v\n", a, err)
+				return exitSetup
+			}
+			var r []spec.IDRange
+			for _, e := range m {
+				r = append(r, spec.IDRange{Inside: uint32(e.ContainerID), Outside: uint32(e.HostID), Count: uint32(e.Size)})
+			}
+			if a == "--uid-map" {
+				uidMap = r
+			} else {
+				gidMap = r
+			}
 		case "--hook-inside", "--hook-outside":
 			v, ok := need()
 			if !ok {
@@ -126,6 +153,13 @@ done:
 	}
 	s := spec.Contain(rootfs, o)
 	s.Hooks = spec.Hooks{Inside: inside, Outside: outside}
+	if len(uidMap)+len(gidMap) > 0 {
+		if len(uidMap) == 0 || len(gidMap) == 0 {
+			fmt.Fprintln(stderr, "cove contain: --uid-map and --gid-map go together")
+			return exitSetup
+		}
+		s.IDs.UIDMap, s.IDs.GIDMap = uidMap, gidMap
+	}
 	cmd := cove.Command(s, command[0], command[1:]...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	term, err := startTerminal(cmd, console)
@@ -153,7 +187,11 @@ done:
 			case exitNotExec:
 				fmt.Fprintf(stderr, "cove contain: %s: cannot execute: %v\n", command[0], errnoText(se))
 			default:
-				fmt.Fprintf(stderr, "cove contain: %s\n", oneLine(se))
+				msg := oneLine(se)
+				for field, flag := range map[string]string{"ids.uid_map": "--uid-map", "ids.gid_map": "--gid-map"} {
+					msg = strings.Replace(msg, field+":", flag+":", 1)
+				}
+				fmt.Fprintf(stderr, "cove contain: %s\n", msg)
 			}
 			return se.Code
 		}

@@ -428,6 +428,8 @@ var fieldFlags = [][2]string{
 	{"security.securebits", "--securebits"},
 	{"security.landlock", "--landlock-ro/--landlock-rw/--landlock-exec"},
 	{"security", "capabilities"},
+	{"ids.uid_map", "--uid-map"},
+	{"ids.gid_map", "--gid-map"},
 	{"ids", "--uid/--gid/--map-root"},
 	{"cwd", "--chdir"},
 	{"hostname", "--hostname"},

@@ -104,3 +104,73 @@ func Helpers(uidMap, gidMap []Map) func(pid int) error {
 		return nil
 	}
 }
+
+// Parse reads an explicit map, arachsys contain's syntax:
+// INSIDE:OUTSIDE:COUNT entries separated by "," or ";".
+func Parse(s string) ([]Map, error) {
+	var out []Map
+	for _, e := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ';' }) {
+		f := strings.Split(e, ":")
+		if len(f) != 3 {
+			return nil, fmt.Errorf("%q: want INSIDE:OUTSIDE:COUNT", e)
+		}
+		var n [3]int64
+		for i, x := range f {
+			v, err := strconv.ParseInt(strings.TrimSpace(x), 10, 64)
+			if err != nil || v < 0 || v > maxID {
+				return nil, fmt.Errorf("%q: %q is not an id or count", e, x)
+			}
+			n[i] = v
+		}
+		if n[2] == 0 || n[0]+n[2]-1 > maxID || n[1]+n[2]-1 > maxID {
+			return nil, fmt.Errorf("%q: empty range, or beyond the last id", e)
+		}
+		out = append(out, Map{ContainerID: int(n[0]), HostID: int(n[1]), Size: int(n[2])})
+	}
+	if len(out) == 0 {
+		return nil, errors.New("empty map")
+	}
+	for i, a := range out {
+		for _, b := range out[i+1:] {
+			if overlaps(int64(a.ContainerID), int64(a.Size), int64(b.ContainerID), int64(b.Size)) ||
+				overlaps(int64(a.HostID), int64(a.Size), int64(b.HostID), int64(b.Size)) {
+				return nil, fmt.Errorf("ranges %d:%d:%d and %d:%d:%d overlap", a.ContainerID, a.HostID, a.Size, b.ContainerID, b.HostID, b.Size)
+			}
+		}
+	}
+	return out, nil
+}
+
+func overlaps(a, an, b, bn int64) bool { return a < b+bn && b < a+an }
+
+// ErrNotDelegated means an explicit map names host ids the caller does not
+// own and that are not delegated to it.
+var ErrNotDelegated = errors.New("cannot map onto ids that are not delegated to you")
+
+// Check verifies that every outside id of m is the caller's own id or lies
+// in one of the delegated ranges. A privileged caller may map anything but
+// host root (unless hostRoot).
+func Check(m []Map, own int, ranges []Range, privileged, hostRoot bool) error {
+	for _, e := range m {
+		lo, hi := int64(e.HostID), int64(e.HostID)+int64(e.Size)-1
+		if privileged {
+			if lo == 0 && !hostRoot {
+				return fmt.Errorf("%d:%d:%d maps host root (0), which cove never does by default", e.ContainerID, e.HostID, e.Size)
+			}
+			continue
+		}
+		if lo == int64(own) && hi == lo {
+			continue
+		}
+		ok := false
+		for _, r := range ranges {
+			if lo >= r.Start && hi <= r.Start+r.Count-1 {
+				ok = true
+			}
+		}
+		if !ok {
+			return fmt.Errorf("%d:%d:%d: %w (yours: %d and /etc/subuid, /etc/subgid)", e.ContainerID, e.HostID, e.Size, ErrNotDelegated, own)
+		}
+	}
+	return nil
+}

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -37,5 +38,43 @@ func TestRootAllButHostRootNeverMapsHostRoot(t *testing.T) {
 		if m.HostID == 0 || m.HostID+m.Size-1 > maxID {
 			t.Fatalf("map %v includes host root or the invalid id", m)
 		}
+	}
+}
+
+func TestParseAndCheck(t *testing.T) {
+	cases := []struct {
+		name, in string
+		err      string
+	}{
+		{"two ranges", "0:1000:1,1:100000:65536", ""},
+		{"semicolons", "0:1000:1;1:100000:10", ""},
+		{"not three fields", "0:1000", "want INSIDE:OUTSIDE:COUNT"},
+		{"not a number", "0:x:1", "is not an id"},
+		{"empty range", "0:1000:0", "empty range"},
+		{"overlapping inside", "0:1000:2,1:5000:1", "overlap"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := Parse(c.in)
+			if (err == nil) != (c.err == "") || (err != nil && !strings.Contains(err.Error(), c.err)) {
+				t.Fatalf("Parse(%q) = %v, want %q", c.in, err, c.err)
+			}
+		})
+	}
+	ranges := []Range{{100000, 65536}}
+	ok, _ := Parse("0:1000:1,1:100000:65536")
+	if err := Check(ok, 1000, ranges, false, false); err != nil {
+		t.Fatalf("delegated map refused: %v", err)
+	}
+	bad, _ := Parse("0:1000:1,1:2000:1")
+	if err := Check(bad, 1000, ranges, false, false); !errors.Is(err, ErrNotDelegated) {
+		t.Fatalf("undelegated map: %v", err)
+	}
+	root, _ := Parse("0:0:1")
+	if err := Check(root, 0, nil, true, false); err == nil {
+		t.Fatal("host root mapped without asking")
+	}
+	if err := Check(root, 0, nil, true, true); err != nil {
+		t.Fatalf("host root with the opt-in: %v", err)
 	}
 }
