@@ -3,6 +3,7 @@ package spec
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -10,7 +11,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/BurntSushi/toml"
+	"github.com/pelletier/go-toml/v2"
 )
 
 // A profile file is a Spec in TOML or JSON. It starts from the built-in profile
@@ -78,8 +79,8 @@ func ParseProfile(data []byte, f Format) (*Spec, error) {
 			return nil, jsonError(data, err)
 		}
 	case TOML:
-		if _, err := toml.Decode(string(data), &head); err != nil {
-			return nil, fmt.Errorf("%v", err)
+		if err := toml.Unmarshal(data, &head); err != nil {
+			return nil, tomlError(err)
 		}
 	default:
 		return nil, fmt.Errorf("unknown profile format %q", f)
@@ -103,8 +104,8 @@ func ParseProfile(data []byte, f Format) (*Spec, error) {
 			return nil, jsonError(data, err)
 		}
 	case TOML:
-		if _, err := toml.Decode(string(data), &tree); err != nil {
-			return nil, fmt.Errorf("%v", err)
+		if err := toml.Unmarshal(data, &tree); err != nil {
+			return nil, tomlError(err)
 		}
 	}
 	clearListed(reflect.ValueOf(base).Elem(), tree, string(f))
@@ -117,17 +118,10 @@ func ParseProfile(data []byte, f Format) (*Spec, error) {
 			return nil, jsonError(data, err)
 		}
 	case TOML:
-		md, err := toml.Decode(string(data), &pf)
-		if err != nil {
-			return nil, fmt.Errorf("%v", err)
-		}
-		if und := md.Undecoded(); len(und) > 0 {
-			keys := make([]string, len(und))
-			for i, k := range und {
-				keys[i] = k.String()
-			}
-			sort.Strings(keys)
-			return nil, fmt.Errorf("unknown key %q", keys[0])
+		dec := toml.NewDecoder(bytes.NewReader(data))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&pf); err != nil {
+			return nil, tomlError(err)
 		}
 	}
 	if err := base.Validate(); err != nil {
@@ -156,6 +150,26 @@ func clearListed(v reflect.Value, tree map[string]any, tag string) {
 			}
 		}
 	}
+}
+
+// tomlError makes a one-line message of a TOML decoding error: the first
+// unknown key, or the line of a syntax or type error.
+func tomlError(err error) error {
+	var sm *toml.StrictMissingError
+	if errors.As(err, &sm) && len(sm.Errors) > 0 {
+		keys := make([]string, len(sm.Errors))
+		for i, e := range sm.Errors {
+			keys[i] = strings.Join(e.Key(), ".")
+		}
+		sort.Strings(keys)
+		return fmt.Errorf("unknown key %q", keys[0])
+	}
+	var de *toml.DecodeError
+	if errors.As(err, &de) {
+		row, _ := de.Position()
+		return fmt.Errorf("line %d: %s", row, strings.Join(strings.Fields(de.Error()), " "))
+	}
+	return fmt.Errorf("%s", strings.Join(strings.Fields(err.Error()), " "))
 }
 
 func jsonError(data []byte, err error) error {
