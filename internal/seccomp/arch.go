@@ -3,10 +3,19 @@ package seccomp
 import (
 	"fmt"
 	"runtime"
+	"sort"
+	"sync"
 
-	elastic "github.com/elastic/go-seccomp-bpf/arch"
 	"golang.org/x/sys/unix"
 )
+
+//go:generate go run gen_syscalls.go
+
+// sysEntry is one row of a generated system call table.
+type sysEntry struct {
+	name string
+	nr   int
+}
 
 // x32SyscallBit is set in seccomp_data.nr for x32 ABI system calls made by an
 // x86_64 process. The x32 ABI shares AUDIT_ARCH_X86_64, so a filter that only
@@ -24,12 +33,16 @@ type archInfo struct {
 	maxNr int            // highest number in the table
 }
 
-// archs lists the supported architectures. The syscall tables come from
-// github.com/elastic/go-seccomp-bpf/arch and are only read, never written.
-var archs = map[string]*archInfo{
-	"x86_64":  newArchInfo("x86_64", unix.AUDIT_ARCH_X86_64, elastic.X86_64, true),
-	"aarch64": newArchInfo("aarch64", unix.AUDIT_ARCH_AARCH64, elastic.AARCH64, false),
-}
+// archs returns the supported architectures, built on first use from the
+// generated tables (syscalls_gen.go, from github.com/elastic/go-seccomp-bpf):
+// a cove start with the precompiled default policy never builds them. The
+// result is read-only.
+var archs = sync.OnceValue(func() map[string]*archInfo {
+	return map[string]*archInfo{
+		"x86_64":  newArchInfo("x86_64", unix.AUDIT_ARCH_X86_64, syscallsX86_64[:], true),
+		"aarch64": newArchInfo("aarch64", unix.AUDIT_ARCH_AARCH64, syscallsAARCH64[:], false),
+	}
+})
 
 // archAliases maps GOARCH spellings to Linux architecture names.
 var archAliases = map[string]string{
@@ -37,10 +50,12 @@ var archAliases = map[string]string{
 	"arm64": "aarch64",
 }
 
-func newArchInfo(name string, audit uint32, e *elastic.Info, x32 bool) *archInfo {
-	a := &archInfo{name: name, audit: audit, nrs: e.SyscallNames, names: e.SyscallNumbers, x32: x32}
-	for nr := range a.names {
-		a.maxNr = max(a.maxNr, nr)
+func newArchInfo(name string, audit uint32, table []sysEntry, x32 bool) *archInfo {
+	a := &archInfo{name: name, audit: audit, nrs: make(map[string]int, len(table)), names: make(map[int]string, len(table)), x32: x32}
+	for _, e := range table {
+		a.nrs[e.name] = e.nr
+		a.names[e.nr] = e.name
+		a.maxNr = max(a.maxNr, e.nr)
 	}
 	return a
 }
@@ -54,7 +69,7 @@ func lookupArch(name string) (*archInfo, error) {
 	if alias, ok := archAliases[name]; ok {
 		name = alias
 	}
-	a, ok := archs[name]
+	a, ok := archs()[name]
 	if !ok {
 		return nil, fmt.Errorf("unsupported architecture %q (supported: x86_64, aarch64)", name)
 	}
@@ -66,10 +81,6 @@ func lookupArch(name string) (*archInfo, error) {
 // and policies may name calls such as vm86 that exist only there). Calls
 // that do not exist on the target architecture are skipped by the compiler.
 func knownSyscall(name string) bool {
-	for _, e := range []*elastic.Info{elastic.X86_64, elastic.AARCH64, elastic.I386, elastic.X32, elastic.ARM} {
-		if _, ok := e.SyscallNames[name]; ok {
-			return true
-		}
-	}
-	return false
+	i := sort.SearchStrings(allSyscallNames[:], name)
+	return i < len(allSyscallNames) && allSyscallNames[i] == name
 }

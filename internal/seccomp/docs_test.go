@@ -18,7 +18,7 @@ const docsPath = "../../docs/seccomp.md"
 func generatedSections() map[string]string {
 	var g strings.Builder
 	g.WriteString("| group | members (nested groups expand in place) | calls on x86_64 / aarch64 |\n| --- | --- | --- |\n")
-	x86, arm := archs["x86_64"], archs["aarch64"]
+	x86, arm := archs()["x86_64"], archs()["aarch64"]
 	for _, name := range GroupNames() {
 		members := make([]string, len(groupDefs[name]))
 		for i, m := range groupDefs[name] {
