@@ -318,3 +318,39 @@ func TestLibraryAsUnprivilegedUser(t *testing.T) {
 		t.Fatalf("unprivileged run skipped everything: user namespaces unavailable to uid 65534")
 	}
 }
+
+// TestRepeatedRunsLeakNothing starts many sandboxes, through every start
+// mode that needs no setup, and checks that the caller's fd count and
+// children are back where they were.
+func TestRepeatedRunsLeakNothing(t *testing.T) {
+	requireSandbox(t)
+	count := func() int {
+		ents, err := os.ReadDir("/proc/self/fd")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(ents)
+	}
+	run := func(s *spec.Spec, reexec bool) {
+		cmd := cove.Command(s, "sh", "-c", "echo x; echo y >&2; exit 3")
+		cmd.ReexecInit = reexec
+		var out, errb bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &errb
+		if err := cmd.Run(); err == nil || out.String() != "x\n" || errb.String() != "y\n" {
+			t.Fatalf("run: %v %q %q", err, out.String(), errb.String())
+		}
+	}
+	run(spec.Default(), false) // warm up: the sealed copy, runtime pipes
+	run(spec.Default(), true)
+	before := count()
+	for i := 0; i < 50; i++ {
+		run(spec.Default(), i%10 == 0)
+	}
+	if after := count(); after != before {
+		t.Fatalf("fds: %d before, %d after 50 runs", before, after)
+	}
+	var ws syscall.WaitStatus
+	if pid, err := syscall.Wait4(-1, &ws, syscall.WNOHANG, nil); err != syscall.ECHILD {
+		t.Fatalf("a child is left (pid %d, %v)", pid, err)
+	}
+}
