@@ -22,13 +22,17 @@ demo: build
 	$(BIN) run -- sh -c 'id; hostname; ls /'
 
 # Install what the tests need: peer tools for differential tests and
-# benchmarks. Needs root and apt; on other systems install them by hand.
+# benchmarks, and debootstrap (or busybox-static when the mirror is out of
+# reach) for the container tests' root filesystem, cached in
+# /var/cache/cove-test. Needs root and apt; on other systems install them by
+# hand.
 deps:
 	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 		export DEBIAN_FRONTEND=noninteractive; \
 		apt-get update -qq && apt-get install -y -qq --no-install-recommends \
-			bubblewrap uidmap daemontools runit s6 iproute2 procps hyperfine >/dev/null; \
-	else echo "make deps: not root or no apt-get; install bubblewrap uidmap daemontools runit s6 yourself"; fi
+			bubblewrap uidmap daemontools runit s6 iproute2 procps hyperfine \
+			debootstrap debian-archive-keyring busybox-static ca-certificates >/dev/null; \
+	else echo "make deps: not root or no apt-get; install bubblewrap uidmap daemontools runit s6 debootstrap busybox-static yourself"; fi
 
 check:
 	@test -z "$$(gofmt -l .)" || { echo "gofmt needed:"; gofmt -l .; exit 1; }

@@ -102,6 +102,7 @@ func testMain(m *testing.M) int {
 		}
 	}
 	defer removeRootfs()
+	defer removeNoSubTmps()
 	return m.Run()
 }
 
