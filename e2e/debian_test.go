@@ -179,6 +179,7 @@ echo == init; cat /proc/1/comm
 echo == debian; cat /etc/debian_version 2>/dev/null || echo none
 echo == mounts; cut -d' ' -f2,3 /proc/self/mounts
 echo == write; touch /etc/cove-e2e 2>&1 && echo wrote || echo refused
+echo == mount; mount -t tmpfs scratch /mnt && touch /mnt/f && ls /mnt
 sleep 300 & exit 42`
 		r := runCoveOpts(t, md, runOpts{sub: "contain"}, "--no-console", "--hostname", "deb", tree, "/bin/sh", "-c", script)
 		if r.code != 42 {
@@ -228,6 +229,10 @@ sleep 300 & exit 42`
 		// container's root cannot change it.
 		if got := strings.TrimSpace(s["write"]); !strings.HasSuffix(got, "refused") {
 			t.Errorf("container root wrote into the host-root-owned tree: %q", got)
+		}
+		// The container's root may mount inside its own namespaces.
+		if got := strings.TrimSpace(s["mount"]); got != "f" {
+			t.Errorf("mount a tmpfs inside the container: %q", got)
 		}
 		mounts := s["mounts"]
 		for _, want := range []string{"/ ", "/proc proc", "/dev tmpfs", "/dev/pts devpts"} {

@@ -133,7 +133,7 @@ type ContainOptions struct {
 // a synthetic /dev, a new /proc, a read-only /sys and its cgroup2 hierarchy
 // (where the kernel allows), an environment of just container=cove, and
 // every capability of its user namespace, with no_new_privs and the default
-// seccomp policy.
+// seccomp policy except that mounting is allowed.
 func Contain(rootfs string, o ContainOptions) *Spec {
 	s := &Spec{
 		Namespaces: Namespaces{User: true, Mount: true, PID: true, IPC: true, UTS: true, Net: !o.HostNet, Cgroup: true, Time: true},
@@ -146,7 +146,10 @@ func Contain(rootfs string, o ContainOptions) *Spec {
 		Hostname: o.Hostname,
 		Env:      Env{Clear: true, Set: []EnvVar{{Name: "container", Value: "cove"}}},
 		Cwd:      "/",
-		Security: Security{Seccomp: Seccomp{Policy: "default"}, CapAdd: []string{"ALL"}},
+		// The container's root may mount (its own tmpfs, proc, bind
+		// mounts: everything its user namespace allows), as in arachsys
+		// contain; the rest of the default policy stays.
+		Security: Security{Seccomp: Seccomp{Policy: "default", Allow: []string{"@mount"}}, CapAdd: []string{"ALL"}},
 	}
 	if s.Hostname == "" {
 		s.Hostname = "cove"
