@@ -28,20 +28,17 @@ type account struct {
 
 // user returns the first passwd entry called name, as getpwnam does.
 func (db accountDB) user(name string) (account, error) {
-	found, err := user.ParsePasswdFileFilter(db.passwd, func(u user.User) bool { return u.Name == name })
-	if err != nil {
-		return account{}, fmt.Errorf("read %s: %w", db.passwd, err)
-	}
-	if len(found) == 0 {
-		return account{}, errNoEntry
-	}
-	u := found[0]
-	return account{name: u.Name, uid: u.Uid, gid: u.Gid, home: u.Home}, nil
+	return db.firstUser(func(u user.User) bool { return u.Name == name })
 }
 
 // userByID returns the first passwd entry with uid.
 func (db accountDB) userByID(uid int) (account, error) {
-	found, err := user.ParsePasswdFileFilter(db.passwd, func(u user.User) bool { return u.Uid == uid })
+	return db.firstUser(func(u user.User) bool { return u.Uid == uid })
+}
+
+// firstUser returns the first passwd entry that match accepts.
+func (db accountDB) firstUser(match func(user.User) bool) (account, error) {
+	found, err := user.ParsePasswdFileFilter(db.passwd, match)
 	if err != nil {
 		return account{}, fmt.Errorf("read %s: %w", db.passwd, err)
 	}

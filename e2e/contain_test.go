@@ -72,6 +72,16 @@ func miniRootfs(t *testing.T, md *mode) string {
 	return own
 }
 
+// noSurvivor fails the test if, shortly after a container ended, a process
+// with the command line cmd (a background process it started) still runs.
+func noSurvivor(t *testing.T, cmd string) {
+	t.Helper()
+	time.Sleep(200 * time.Millisecond)
+	if procs := findProcs(func(pid int) bool { return cmdline(pid) == cmd }); len(procs) > 0 {
+		t.Fatalf("background process survived the container: %s", describeProcs(procs))
+	}
+}
+
 // removeRootfs removes the test rootfs and its per-mode copies (TestMain).
 func removeRootfs() {
 	if rootfsDir == "" {
@@ -137,11 +147,7 @@ func TestContain(t *testing.T) {
 		if strings.Contains(out, "HOME=") || strings.Contains(out, "PATH=") {
 			t.Fatalf("environment not reset to container=cove:\n%s", out)
 		}
-		// The background sleep died with the container's init.
-		time.Sleep(200 * time.Millisecond)
-		if procs := findProcs(func(pid int) bool { return cmdline(pid) == "sleep 300" }); len(procs) > 0 {
-			t.Fatalf("background process survived the container: %s", describeProcs(procs))
-		}
+		noSurvivor(t, "sleep 300")
 	})
 }
 

@@ -243,11 +243,7 @@ sleep 300 & exit 42`
 		if strings.Contains(mounts, "/home") || strings.Contains(mounts, "/tmp/") {
 			t.Errorf("host mounts visible inside:\n%s", mounts)
 		}
-		// The background sleep died with the container's init.
-		time.Sleep(200 * time.Millisecond)
-		if procs := findProcs(func(pid int) bool { return cmdline(pid) == "sleep 300" }); len(procs) > 0 {
-			t.Fatalf("background process survived the container: %s", describeProcs(procs))
-		}
+		noSurvivor(t, "sleep 300")
 	})
 }
 
