@@ -52,6 +52,9 @@ const MaxNameLen = 64
 // ErrNotFound is wrapped when no live container has the name.
 var ErrNotFound = errors.New("no such container")
 
+// ErrGone is wrapped when Describe finds the program already gone.
+var ErrGone = errors.New("process is gone")
+
 // ErrNotYours is wrapped when a record names a process whose namespaces
 // the caller may not inspect or does not own.
 var ErrNotYours = errors.New("does not belong to you")

@@ -150,12 +150,15 @@ func (d *Dir) lock() (func(), error) {
 // Describe returns the record of a container named name whose program is
 // the live process program (init is its init, or 0), registered by the
 // caller, supervised by the calling process. Rootfs and Profile are left
-// for the caller to fill.
+// for the caller to fill. A program that has already exited is ErrGone.
 func Describe(name string, program, init int) (*Record, error) {
 	if err := ValidateName(name); err != nil {
 		return nil, err
 	}
 	id, pidfd, err := probe(program, nil)
+	if errors.Is(err, errStale) {
+		return nil, fmt.Errorf("process %d: %w", program, ErrGone)
+	}
 	if err != nil {
 		return nil, err
 	}
