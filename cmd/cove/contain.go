@@ -6,12 +6,14 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/covebox/cove"
 	"github.com/covebox/cove/internal/idmap"
+	"github.com/covebox/cove/internal/registry"
 	"github.com/covebox/cove/spec"
 )
 
@@ -32,7 +34,11 @@ inside 0 is host id 4294967294 and every other id maps to itself: host root is
 never mapped.
 
 Options:
-  --hostname NAME     the container's hostname (default cove)
+  --name NAME         register the container as NAME while it runs: cove ps
+                      lists it, cove inject NAME enters it; NAME is 1-64
+                      letters, digits, '_', '.', '-' (not only digits) and
+                      must not be in use (see cove ps --help)
+  --hostname NAME     the container's hostname (default: the --name, else cove)
   --net none|host     none (default): own network namespace with lo up;
                       host: share the host's network (and no /sys)
   --no-console        pass stdio through instead of a console pseudo-terminal
@@ -60,6 +66,7 @@ func containMain(args []string, stdout, stderr io.Writer) int {
 	console := "auto"
 	var inside, outside []string
 	var uidMap, gidMap []spec.IDRange
+	name := ""
 	for len(args) > 0 && len(args[0]) > 1 && args[0][0] == '-' {
 		a := args[0]
 		args = args[1:]
@@ -84,6 +91,16 @@ func containMain(args []string, stdout, stderr io.Writer) int {
 				return exitSetup
 			}
 			o.Hostname = v
+		case "--name":
+			v, ok := need()
+			if !ok {
+				return exitSetup
+			}
+			if err := registry.ValidateName(v); err != nil {
+				fmt.Fprintf(stderr, "cove contain: --name: %v\n", err)
+				return exitSetup
+			}
+			name = v
 		case "--net":
 			v, ok := need()
 			if !ok {
@@ -151,6 +168,9 @@ done:
 		fmt.Fprintf(stderr, "cove contain: rootfs %s: %v\n", rootfs, oneLineErr(err))
 		return exitSetup
 	}
+	if name != "" && o.Hostname == "" {
+		o.Hostname = name
+	}
 	s := spec.Contain(rootfs, o)
 	s.Hooks = spec.Hooks{Inside: inside, Outside: outside}
 	if len(uidMap)+len(gidMap) > 0 {
@@ -159,6 +179,16 @@ done:
 			return exitSetup
 		}
 		s.IDs.UIDMap, s.IDs.GIDMap = uidMap, gidMap
+	}
+	var claim *nameClaim
+	if name != "" {
+		c, err := claimName(name)
+		if err != nil {
+			fmt.Fprintf(stderr, "cove contain: %s\n", oneLine(err))
+			return exitSetup
+		}
+		claim = c
+		defer claim.release() // every return below, once the container ended
 	}
 	cmd := cove.Command(s, command[0], command[1:]...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
@@ -197,6 +227,16 @@ done:
 		}
 		fmt.Fprintf(stderr, "cove contain: %s\n", oneLine(err))
 		return exitSetup
+	}
+	if claim != nil {
+		abs, _ := filepath.Abs(rootfs)
+		if err := claim.register(cmd, abs, ""); err != nil {
+			cmd.Kill()
+			cmd.Wait()
+			term.restore()
+			fmt.Fprintf(stderr, "cove contain: %s\n", oneLine(err))
+			return exitSetup
+		}
 	}
 	term.started()
 	go func() {

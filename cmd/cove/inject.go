@@ -13,18 +13,24 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/covebox/cove"
+	"github.com/covebox/cove/internal/registry"
 	"github.com/covebox/cove/internal/stage"
 	"github.com/covebox/cove/spec"
 )
 
-const injectUsage = `Usage: cove inject PID [COMMAND [ARG...]]
+const injectUsage = `Usage: cove inject NAME|PID [COMMAND [ARG...]]
 
-Run COMMAND (default $SHELL, else /bin/sh) inside the namespaces of process
-PID — a container's program, as cove contain shows it — as root of its user
-namespace: user namespace first, then cgroup, ipc, uts, net, pid, time and
-mount; a fork puts COMMAND in the PID namespace; it starts in "/" with your
-environment and stdio, no_new_privs and the default seccomp policy. You must
-own PID's user namespace.
+Run COMMAND (default $SHELL, else /bin/sh) inside the namespaces of a
+container — the one registered as NAME (cove contain --name, cove run
+--name; cove ps lists them), or process PID, a container's program — as root
+of its user namespace: user namespace first, then cgroup, ipc, uts, net,
+pid, time and mount; a fork puts COMMAND in the PID namespace; it starts in
+"/" with your environment and stdio, no_new_privs and the default seccomp
+policy. You must own the container's user namespace.
+
+A NAME is looked up in your own registry only, and the container is
+identified by its program's pid, start time and namespaces through a pidfd,
+never by process name or environment (see docs/ps.md).
 
 cove inject first re-executes itself from a sealed in-memory copy, so that
 nothing in the container can reach the host's cove binary through
@@ -32,7 +38,8 @@ nothing in the container can reach the host's cove binary through
 until it executes COMMAND.
 
 Exit status: COMMAND's; 128+N if it was killed by signal N; 125 if cove failed
-(no such process, not yours, ...); 126 not executable; 127 not found.
+(no such container or process, not yours, ...); 126 not executable; 127 not
+found.
 `
 
 // sealedEnv marks a cove that already runs from its sealed copy.
@@ -47,18 +54,46 @@ func injectMain(args []string, stdout, stderr io.Writer) int {
 		args = args[1:]
 	}
 	if len(args) == 0 {
-		fmt.Fprintln(stderr, "cove inject: no PID given (usage: cove inject PID [COMMAND [ARG...]])")
+		fmt.Fprintln(stderr, "cove inject: no NAME or PID given (usage: cove inject NAME|PID [COMMAND [ARG...]])")
 		return exitSetup
 	}
-	pid, err := strconv.Atoi(args[0])
-	if err != nil || pid <= 0 {
-		fmt.Fprintf(stderr, "cove inject: %q is not a process id\n", args[0])
+	target := args[0]
+	pid, name := 0, ""
+	if target != "" && strings.Trim(target, "0123456789") == "" {
+		n, err := strconv.Atoi(target)
+		if err != nil || n <= 0 {
+			fmt.Fprintf(stderr, "cove inject: %q is not a process id\n", target)
+			return exitSetup
+		}
+		pid = n
+	} else if err := registry.ValidateName(target); err != nil {
+		fmt.Fprintf(stderr, "cove inject: %q is neither a container name nor a process id: %v\n", target, err)
 		return exitSetup
+	} else {
+		name = target
 	}
 	if os.Getenv(sealedEnv) == "" {
 		return reexecSealed(stderr)
 	}
 	os.Unsetenv(sealedEnv)
+	var ctr *registry.Container
+	if name != "" {
+		c, err := lookupName(name)
+		if err != nil {
+			fmt.Fprintf(stderr, "cove inject: %s\n", oneLine(err))
+			return exitSetup
+		}
+		defer c.Close()
+		ctr, pid = c, c.Program.PID
+	}
+	if id, ok := unmappedRoot(pid); !ok {
+		what := fmt.Sprintf("process %d", pid)
+		if name != "" {
+			what = "container " + name
+		}
+		fmt.Fprintf(stderr, "cove inject: %s does not map %s 0 (a cove run sandbox without --map-root?): cove inject enters as root of the container\n", what, id)
+		return exitSetup
+	}
 	command := args[1:]
 	if len(command) == 0 {
 		sh := os.Getenv("SHELL")
@@ -70,7 +105,21 @@ func injectMain(args []string, stdout, stderr io.Writer) int {
 	cmd := cove.Command(spec.Inject(pid), command[0], command[1:]...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	cmd.KeepSession = true
-	err = cmd.Run()
+	err := cmd.Start()
+	if err == nil && ctr != nil && !ctr.Alive() {
+		// The namespaces were opened by pid after Lookup checked it; only
+		// a program still alive now proves that the pid was not reused in
+		// between. It is gone: stop COMMAND, which may have started in
+		// whatever process took the pid over (the library checked that its
+		// user namespace is ours, unless we are root).
+		cmd.Kill()
+		cmd.Wait()
+		fmt.Fprintf(stderr, "cove inject: container %s ended while cove inject was joining it\n", name)
+		return exitSetup
+	}
+	if err == nil {
+		err = cmd.Wait()
+	}
 	var se *cove.SetupError
 	if errors.As(err, &se) {
 		switch se.Code {
@@ -88,6 +137,48 @@ func injectMain(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stderr, "cove inject: %s\n", oneLine(err))
 	return exitSetup
+}
+
+// unmappedRoot tells whether uid and gid 0 of pid's user namespace are
+// mapped, as joining it as its root needs; if not, it names the id that is
+// not. What cannot be read is left for the join to report.
+func unmappedRoot(pid int) (string, bool) {
+	for _, id := range []string{"uid", "gid"} {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/%s_map", pid, id))
+		if err != nil {
+			continue
+		}
+		mapped := false
+		for _, l := range strings.Split(string(b), "\n") {
+			f := strings.Fields(l)
+			if len(f) != 3 {
+				continue
+			}
+			inside, err1 := strconv.ParseUint(f[0], 10, 32)
+			count, err2 := strconv.ParseUint(f[2], 10, 32)
+			if err1 == nil && err2 == nil && inside == 0 && count > 0 {
+				mapped = true
+			}
+		}
+		if !mapped {
+			return id, false
+		}
+	}
+	return "", true
+}
+
+// lookupName finds the live container registered as name.
+func lookupName(name string) (*registry.Container, error) {
+	d, err := registry.Open()
+	if err != nil {
+		return nil, err
+	}
+	defer d.Close()
+	c, err := d.Lookup(name)
+	if errors.Is(err, registry.ErrNotFound) {
+		return nil, fmt.Errorf("no container named %s (cove ps lists them)", name)
+	}
+	return c, err
 }
 
 // reexecSealed replaces this process with a sealed memfd copy of itself,

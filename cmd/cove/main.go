@@ -43,6 +43,7 @@ func commands() []command {
 		{"dive", "start a program through a cove serve (or dived) socket, here", diveMain},
 		{"contain", "run a rootless container from a root filesystem directory", containMain},
 		{"inject", "run a command inside a running container's namespaces", injectMain},
+		{"ps", "list your running named containers (--name)", psMain},
 		{"isolate", "run a command in new network and IPC namespaces (only lo), nothing else changed", isolateMain},
 		{"pseudo", "run a command as root of a new user namespace (fakeroot; delegated ids mapped)", pseudoMain},
 		{"exec", "change process attributes (user, groups, caps, limits, root...) and exec a command in place", func(a []string, _, _ io.Writer) int { return chain.ExecMain(a) }},

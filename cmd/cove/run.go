@@ -16,6 +16,7 @@ import (
 
 	"github.com/covebox/cove"
 	"github.com/covebox/cove/internal/mount"
+	"github.com/covebox/cove/internal/registry"
 	"github.com/covebox/cove/internal/rlimit"
 	"github.com/covebox/cove/spec"
 )
@@ -27,6 +28,8 @@ type runFlags struct {
 	jsonStatus int
 	passFds    []int
 	tty        string // auto, always, never
+	name       string // --name
+	hostname   bool   // --hostname was given
 }
 
 func runOptions(f *runFlags) *optionSet {
@@ -93,7 +96,17 @@ func runOptions(f *runFlags) *optionSet {
 				// Earlier --setenv values stay; later ones add to them.
 				return nil
 			}},
-			{name: "hostname", args: []string{"NAME"}, help: "set the hostname (default 'cove')", apply: func(v []string) error { f.s.Hostname = v[0]; return nil }},
+			{name: "hostname", args: []string{"NAME"}, help: "set the hostname (default: the --name, else the profile's: 'cove')", apply: func(v []string) error {
+				f.s.Hostname, f.hostname = v[0], true
+				return nil
+			}},
+			{name: "name", args: []string{"NAME"}, help: "register the sandbox as NAME while it runs: cove ps lists it, cove inject\nNAME enters it; NAME is 1-64 letters, digits, '_', '.', '-' (not only digits),\nnot in use; it is also the hostname unless --hostname is given", apply: func(v []string) error {
+				if err := registry.ValidateName(v[0]); err != nil {
+					return err
+				}
+				f.name = v[0]
+				return nil
+			}},
 			{name: "net", args: []string{"none|host"}, help: "none: a new network namespace with only lo (default); host: share the host's network", apply: func(v []string) error {
 				switch v[0] {
 				case "none":
@@ -297,13 +310,13 @@ func findProfile(set *optionSet, args []string) (string, bool, error) {
 
 func runMain(args []string, stdout, stderr io.Writer) int {
 	f := &runFlags{s: spec.Default(), opFlag: map[int]string{}, jsonStatus: -1, tty: "auto"}
-	name, ok, err := findProfile(runOptions(f), args)
+	profile, ok, err := findProfile(runOptions(f), args)
 	if err != nil {
 		fmt.Fprintf(stderr, "cove run: %s\n", oneLine(err))
 		return exitSetup
 	}
 	if ok {
-		s, err := spec.LoadProfile(name)
+		s, err := spec.LoadProfile(profile)
 		if err != nil {
 			fmt.Fprintf(stderr, "cove run: --%s\n", oneLine(err))
 			return exitSetup
@@ -324,6 +337,13 @@ func runMain(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "cove run: no command given (usage: cove run [OPTIONS] [--] COMMAND [ARG...])")
 		return exitSetup
 	}
+	if f.name != "" && !f.s.Namespaces.User {
+		fmt.Fprintln(stderr, "cove run: --name: a named sandbox needs a user namespace (not with --no-namespaces or a profile without one)")
+		return exitSetup
+	}
+	if f.name != "" && !f.hostname && f.s.Namespaces.UTS {
+		f.s.Hostname = f.name
+	}
 	var status *os.File
 	if f.jsonStatus >= 0 {
 		status = os.NewFile(uintptr(f.jsonStatus), "json-status")
@@ -340,6 +360,15 @@ func runMain(args []string, stdout, stderr io.Writer) int {
 		return code
 	}
 
+	var claim *nameClaim
+	if f.name != "" {
+		c, err := claimName(f.name)
+		if err != nil {
+			return fail(exitSetup, "name", oneLine(err))
+		}
+		claim = c
+		defer claim.release() // every return below, once the sandbox ended
+	}
 	cmd := cove.Command(f.s, rest[0], rest[1:]...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	for _, fd := range f.passFds {
@@ -361,6 +390,14 @@ func runMain(args []string, stdout, stderr io.Writer) int {
 			return fail(se.Code, se.Step, describeSetupError(se, f, rest[0]))
 		}
 		return fail(exitSetup, "start", oneLine(err))
+	}
+	if claim != nil {
+		if err := claim.register(cmd, f.s.Root, profile); err != nil {
+			cmd.Kill()
+			cmd.Wait()
+			term.restore()
+			return fail(exitSetup, "name", oneLine(err))
+		}
 	}
 	term.started()
 	writeStatus(map[string]int{"child-pid": cmd.Pid})
