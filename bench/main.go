@@ -21,6 +21,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/covebox/cove"
 	"github.com/covebox/cove/spec"
 )
@@ -106,14 +108,45 @@ func ownPss(argv []string) float64 {
 	}
 	defer func() { cmd.Process.Kill(); cmd.Wait() }()
 	time.Sleep(700 * time.Millisecond)
-	total := 0.0
+	var pids []int
 	for _, pid := range tree(cmd.Process.Pid) {
-		if comm(pid) == "sleep" {
+		if comm(pid) != "sleep" {
+			pids = append(pids, pid)
+		}
+	}
+	return pssOnce(pids)
+}
+
+// pssOnce sums the Pss of pids, counting each address space once: a process
+// that shares its memory with another (clone(CLONE_VM) without
+// CLONE_THREAD, as cove's sandbox init does) reports the same pages in its
+// own smaps, and adding both would count them twice.
+func pssOnce(pids []int) float64 {
+	total := 0.0
+	var seen []int
+	for _, pid := range pids {
+		shared := false
+		for _, s := range seen {
+			if sameVM(pid, s) {
+				shared = true
+				break
+			}
+		}
+		if shared {
 			continue
 		}
+		seen = append(seen, pid)
 		total += pss(pid)
 	}
 	return total
+}
+
+// sameVM tells whether two processes share one address space (kcmp(2),
+// KCMP_VM). It needs the right to ptrace both, which root has.
+func sameVM(a, b int) bool {
+	const kcmpVM = 1
+	r, _, errno := unix.Syscall6(unix.SYS_KCMP, uintptr(a), uintptr(b), kcmpVM, 0, 0, 0)
+	return errno == 0 && r == 0
 }
 
 // density measures the marginal Pss per sandbox when one process (this one)
@@ -132,10 +165,11 @@ func density(bw []string, n int) {
 		cmds = append(cmds, c)
 	}
 	time.Sleep(time.Second)
-	total := pss(self)
+	pids := []int{self}
 	for _, c := range cmds {
-		total += pss(c.InitPid())
+		pids = append(pids, c.InitPid())
 	}
+	total := pssOnce(pids)
 	for _, c := range cmds {
 		c.Kill()
 		c.Wait()
@@ -146,12 +180,18 @@ func density(bw []string, n int) {
 	fmt.Printf("  cove marginal Pss per sandbox  %8.0f kB\n  bwrap Pss per sandbox          %8.0f kB\n  ratio                          %8.2fx  (target <= 0.5x)\n", per, b, per/b)
 }
 
+// tree lists pid and its descendants. A child belongs to the thread that
+// created it, so every thread's children file is read: a Go program may
+// start a process from any of its threads.
 func tree(pid int) []int {
 	out := []int{pid}
-	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid))
-	for _, f := range strings.Fields(string(b)) {
-		if c, err := strconv.Atoi(f); err == nil {
-			out = append(out, tree(c)...)
+	tasks, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	for _, t := range tasks {
+		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/children", pid, t.Name()))
+		for _, f := range strings.Fields(string(b)) {
+			if c, err := strconv.Atoi(f); err == nil {
+				out = append(out, tree(c)...)
+			}
 		}
 	}
 	return out
