@@ -332,6 +332,10 @@ func TestRegisterLookupRemove(t *testing.T) {
 	if _, err := d.Lookup("../etc"); err == nil {
 		t.Fatal("looked up an invalid name")
 	}
+	a.stop()
+	if _, err := Describe("web", a.pid(), 0); !errors.Is(err, ErrGone) {
+		t.Fatalf("Describe of an exited program: %v; want ErrGone", err)
+	}
 }
 
 // TestStale: records of containers that are gone, or whose pid now names
