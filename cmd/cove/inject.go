@@ -26,7 +26,8 @@ container — the one registered as NAME (cove contain --name, cove run
 of its user namespace: user namespace first, then cgroup, ipc, uts, net,
 pid, time and mount; a fork puts COMMAND in the PID namespace; it starts in
 "/" with your environment and stdio, no_new_privs and the default seccomp
-policy. You must own the container's user namespace.
+policy. You must own the container's user namespace, and it must map uid
+and gid 0 (cove contain does; cove run does with --map-root).
 
 A NAME is looked up in your own registry only, and the container is
 identified by its program's pid, start time and namespaces through a pidfd,

@@ -22,11 +22,12 @@ ROOTFS ("-" for cove run), the USER who started it and its UPTIME.
 --json prints one JSON array instead (name, pid, init_pid, supervisor_pid,
 rootfs, profile, uid, user, created, uptime_seconds).
 
-Names live in $XDG_RUNTIME_DIR/cove (root: /run/cove; without
-XDG_RUNTIME_DIR: /run/user/UID/cove). A container is identified by its
-program's pid, start time and namespaces, checked through a pidfd on every
-use; records of containers that are gone (their supervisor was killed with
-SIGKILL) are deleted here. See docs/ps.md.
+Names live in $XDG_RUNTIME_DIR/cove when XDG_RUNTIME_DIR is set, else in
+/run/cove for root and /run/user/UID/cove for other users; each user sees
+only their own. A container is identified by its program's pid, start time
+and namespaces, checked through a pidfd on every use, never by process name
+or environment; records of containers that are gone (their supervisor was
+killed with SIGKILL) are deleted here. See docs/ps.md.
 
 Exit status: 0; 125 if the registry cannot be read.
 `
