@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -33,9 +34,11 @@ type running struct {
 	proc  *stage.Process
 	pidfd int
 	// no namespaces: the program is our own child; ownGroup when it leads a
-	// session (and process group) of its own
+	// session (and process group) of its own; closing release lets the
+	// thread that forked it go (see forkHeld)
 	plainPid int
 	ownGroup bool
+	release  chan struct{}
 }
 
 // Start starts the program and returns once it is running, or with a
@@ -316,7 +319,7 @@ func (c *Cmd) startPlain(p *plan) error {
 		defer rs.Close()
 		lp.LandlockFD = rs.FD
 	}
-	pid, err := launch.Start(lp)
+	pid, release, err := forkHeld(lp)
 	r.closeChildEnds()
 	if err != nil {
 		var le *launch.Error
@@ -325,11 +328,37 @@ func (c *Cmd) startPlain(p *plan) error {
 		}
 		return launchError(err, nil)
 	}
-	r.plainPid, r.ownGroup = pid, lp.Setsid
+	r.plainPid, r.ownGroup, r.release = pid, lp.Setsid, release
 	c.Pid = pid
 	c.run = r
 	ok = true
 	return nil
+}
+
+// forkHeld runs launch.Start on a goroutine locked to its OS thread, and
+// keeps that goroutine, and so the thread, until release is closed (once the
+// program has been reaped). The program's parent-death signal follows the
+// thread that forked it, and Go ends a thread when a goroutine locked to it
+// exits: a thread no other goroutine can lock outlives the program however
+// the caller's own goroutines use threads.
+func forkHeld(lp *launch.Params) (pid int, release chan struct{}, err error) {
+	type result struct {
+		pid int
+		err error
+	}
+	res := make(chan result)
+	release = make(chan struct{})
+	go func() {
+		runtime.LockOSThread()
+		pid, err := launch.Start(lp)
+		res <- result{pid, err}
+		if err == nil {
+			<-release
+		}
+		runtime.UnlockOSThread()
+	}()
+	r := <-res
+	return r.pid, release, r.err
 }
 
 // existing returns the paths of list that exist, or list itself when
@@ -496,6 +525,7 @@ func (r *running) waitPlain() (Status, bool, error) {
 		}
 		break
 	}
+	close(r.release)
 	if r.ownGroup {
 		unix.Kill(-r.plainPid, unix.SIGKILL)
 	}

@@ -289,6 +289,45 @@ func TestSandboxOutlivesStartingThread(t *testing.T) {
 	}
 }
 
+// TestPlainOutlivesStartingThread does the same for a program started
+// without namespaces: there is no init, the program is cove's own child with
+// a parent-death signal, which follows the thread that forked it. Start runs
+// on a goroutine that locks a thread other than the main one (a goroutine
+// that exits locked to the main thread wedges it instead of ending it) and
+// returns without unlocking, so Go ends that thread unless cove forked from
+// another one.
+func TestPlainOutlivesStartingThread(t *testing.T) {
+	s := spec.NoNamespaces()
+	s.Security.Landlock = spec.Landlock{} // not what this test is about
+	cmd := cove.Command(s, "sh", "-c", "sleep 0.5; echo survived")
+	var out bytes.Buffer
+	cmd.Stdout = &out
+	started := make(chan error)
+	holdMain := make(chan struct{})
+	defer close(holdMain)
+	var try func()
+	try = func() {
+		runtime.LockOSThread()
+		if syscall.Gettid() == os.Getpid() {
+			// The main thread: keep it busy, start from another.
+			go try()
+			<-holdMain
+			runtime.UnlockOSThread()
+			return
+		}
+		started <- cmd.Start()
+		// returning while locked ends this thread
+	}
+	go try()
+	if err := <-started; err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond) // let the thread end
+	if err := cmd.Wait(); err != nil || out.String() != "survived\n" {
+		t.Fatalf("got %v and %q; the program died with the thread that started it", err, out.String())
+	}
+}
+
 // TestLibraryAsUnprivilegedUser re-runs this package's tests as uid 65534.
 func TestLibraryAsUnprivilegedUser(t *testing.T) {
 	if os.Getenv(unprivEnv) != "" {
@@ -305,7 +344,7 @@ func TestLibraryAsUnprivilegedUser(t *testing.T) {
 			t.Skipf("%s is not searchable by others; cannot hand the test binary to uid 65534", d)
 		}
 	}
-	cmd := exec.Command(bin, "-test.run", "^Test(Run|Setup|Output|Extra|Events|Timeout|Reexec|Sandbox|Security)", "-test.count=1", "-test.v")
+	cmd := exec.Command(bin, "-test.run", "^Test(Run|Setup|Output|Extra|Events|Timeout|Reexec|Sandbox|Plain|Security)", "-test.count=1", "-test.v")
 	cmd.Env = append(os.Environ(), unprivEnv+"=1", "HOME=/nonexistent")
 	cmd.Dir = dir
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534, NoSetGroups: false}}

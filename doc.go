@@ -31,8 +31,7 @@
 //
 // cove starts its sandbox init by re-executing the running binary (from a
 // sealed in-memory copy). Importing this package installs the hook that
-// recognises such a re-execution in an init function, before main runs, and
-// pins the main goroutine to the main thread. A program that uses cove must
-// therefore not do anything irreversible in its own init functions that run
-// before package cove's.
+// recognises such a re-execution in an init function, before main runs. A
+// program that uses cove must therefore not do anything irreversible in its
+// own init functions that run before package cove's.
 package cove
