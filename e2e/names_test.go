@@ -69,6 +69,7 @@ type psEntry struct {
 	InitPID       int    `json:"init_pid"`
 	SupervisorPID int    `json:"supervisor_pid"`
 	Rootfs        string `json:"rootfs"`
+	Profile       string `json:"profile"`
 	UID           int    `json:"uid"`
 	User          string `json:"user"`
 	UptimeSeconds int64  `json:"uptime_seconds"`
@@ -423,16 +424,23 @@ func TestRunName(t *testing.T) {
 		}
 
 		// Without --map-root there is no root inside to enter as: said so.
+		// The profile is recorded; --timeout ends the sandbox and the name.
 		m = sleepMark()
-		run = startCove(t, md, runOpts{env: reg.env}, false, "--name", name, "--", "sleep", m)
+		run = startCove(t, md, runOpts{env: reg.env}, false, "--profile", "default", "--timeout", "2s", "--name", name, "--", "sleep", m)
 		waitProgram(t, "sleep "+m)
-		waitListed(t, md, reg, name)
+		if e := waitListed(t, md, reg, name); e.Profile != "default" {
+			t.Errorf("ps: %+v; want profile default", e)
+		}
 		r = runCoveOpts(t, md, runOpts{sub: "inject", env: reg.env}, name, "/bin/true")
 		if r.code != 125 || !strings.Contains(oneLine(t, r.stderr), "does not map uid 0") {
 			t.Fatalf("inject into a sandbox without uid 0: %v", r)
 		}
-		run.cmd.Process.Signal(syscall.SIGTERM)
-		run.wait()
+		if res := run.wait(); res.code != 137 {
+			t.Fatalf("--timeout: %v", res)
+		}
+		if onDisk(filepath.Join(reg.dir, name+".json")) {
+			t.Fatal("record left after --timeout")
+		}
 	})
 }
 
@@ -452,7 +460,13 @@ func TestNamesErrors(t *testing.T) {
 				t.Errorf("run --name %q: %v", bad, r)
 			}
 		}
-		r := runCoveOpts(t, md, runOpts{sub: "inject", env: reg.env}, "a/b", "/bin/true")
+		// A container that fails to start leaves no name behind.
+		name := newContainerName()
+		r := runCoveOpts(t, md, runOpts{sub: "contain", env: reg.env}, "--no-console", "--name", name, tree, "/no/such/program")
+		if r.code != 127 || onDisk(filepath.Join(reg.dir, name+".json")) {
+			t.Errorf("contain --name with a missing program: %v", r)
+		}
+		r = runCoveOpts(t, md, runOpts{sub: "inject", env: reg.env}, "a/b", "/bin/true")
 		if r.code != 125 || !strings.Contains(oneLine(t, r.stderr), "neither a container name nor a process id") {
 			t.Errorf("inject a/b: %v", r)
 		}
