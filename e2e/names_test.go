@@ -94,6 +94,22 @@ func psFind(list []psEntry, name string) *psEntry {
 	return nil
 }
 
+// startNamed is startCove for a test that may fail while the sandbox
+// runs: the sandbox is killed (with its cove) when the test ends, unless
+// the test waited for it.
+func startNamed(t *testing.T, md *mode, o runOpts, pipeStdout bool, args ...string) *running {
+	t.Helper()
+	r := startCove(t, md, o, pipeStdout, args...)
+	t.Cleanup(func() {
+		if r.cmd.ProcessState == nil {
+			r.cmd.Process.Kill()
+			r.cmd.Wait()
+			r.cancel()
+		}
+	})
+	return r
+}
+
 // waitListed polls cove ps --json until name is listed.
 func waitListed(t *testing.T, md *mode, reg registryEnv, name string) psEntry {
 	t.Helper()
@@ -168,7 +184,7 @@ func TestNames(t *testing.T) {
 	containModes(t, func(t *testing.T, md *mode) {
 		reg := registryFor(t, md)
 		name, m := newContainerName(), sleepMark()
-		run := startCove(t, md, runOpts{sub: "contain", env: reg.env}, false, "--no-console", "--name", name, tree, "/bin/sleep", m)
+		run := startNamed(t, md, runOpts{sub: "contain", env: reg.env}, false, "--no-console", "--name", name, tree, "/bin/sleep", m)
 		pid := waitProgram(t, "/bin/sleep "+m)
 		e := waitListed(t, md, reg, name)
 		who := userNameOf(t, md.uid)
@@ -259,7 +275,7 @@ func TestNames(t *testing.T) {
 
 		// A program that exits by itself: the name goes with it.
 		pr, pw := io.Pipe()
-		run = startCove(t, md, runOpts{sub: "contain", env: reg.env, stdin: pr}, false, "--no-console", "--name", name, tree, "/bin/sh", "-c", "read x; exit 3")
+		run = startNamed(t, md, runOpts{sub: "contain", env: reg.env, stdin: pr}, false, "--no-console", "--name", name, tree, "/bin/sh", "-c", "read x; exit 3")
 		waitListed(t, md, reg, name)
 		pw.Write([]byte("go\n"))
 		pw.Close()
@@ -283,7 +299,7 @@ func TestNamesSupervisorKilled(t *testing.T) {
 		file := filepath.Join(reg.dir, name+".json")
 		killed := func() int {
 			m := sleepMark()
-			run := startCove(t, md, runOpts{sub: "contain", env: reg.env}, false, "--no-console", "--name", name, tree, "/bin/sleep", m)
+			run := startNamed(t, md, runOpts{sub: "contain", env: reg.env}, false, "--no-console", "--name", name, tree, "/bin/sleep", m)
 			pid := waitProgram(t, "/bin/sleep "+m)
 			if e := waitListed(t, md, reg, name); e.PID != pid {
 				t.Fatalf("ps lists %+v, want pid %d", e, pid)
@@ -332,7 +348,7 @@ func TestNamesOtherUsers(t *testing.T) {
 	}
 	rootReg, userReg := registryFor(t, rootMode), registryFor(t, userMode)
 	name, m := newContainerName(), sleepMark()
-	run := startCove(t, rootMode, runOpts{sub: "contain", env: rootReg.env}, false, "--no-console", "--name", name, tree, "/bin/sleep", m)
+	run := startNamed(t, rootMode, runOpts{sub: "contain", env: rootReg.env}, false, "--no-console", "--name", name, tree, "/bin/sleep", m)
 	defer func() {
 		run.cmd.Process.Signal(syscall.SIGTERM)
 		run.wait()
@@ -401,7 +417,7 @@ func TestRunName(t *testing.T) {
 		}
 
 		m := sleepMark()
-		run := startCove(t, md, runOpts{env: reg.env}, false, "--map-root", "--name", name, "--", "sleep", m)
+		run := startNamed(t, md, runOpts{env: reg.env}, false, "--map-root", "--name", name, "--", "sleep", m)
 		pid := waitProgram(t, "sleep "+m)
 		e := waitListed(t, md, reg, name)
 		if e.PID != pid || e.Rootfs != "" {
@@ -426,7 +442,7 @@ func TestRunName(t *testing.T) {
 		// Without --map-root there is no root inside to enter as: said so.
 		// The profile is recorded; --timeout ends the sandbox and the name.
 		m = sleepMark()
-		run = startCove(t, md, runOpts{env: reg.env}, false, "--profile", "default", "--timeout", "2s", "--name", name, "--", "sleep", m)
+		run = startNamed(t, md, runOpts{env: reg.env}, false, "--profile", "default", "--timeout", "2s", "--name", name, "--", "sleep", m)
 		waitProgram(t, "sleep "+m)
 		if e := waitListed(t, md, reg, name); e.Profile != "default" {
 			t.Errorf("ps: %+v; want profile default", e)
