@@ -46,6 +46,8 @@ func commands() []command {
 		{"ps", "list your running named containers (--name)", psMain},
 		{"isolate", "run a command in new network and IPC namespaces (only lo), nothing else changed", isolateMain},
 		{"pseudo", "run a command as root of a new user namespace (fakeroot; delegated ids mapped)", pseudoMain},
+		{"seal", "run a program from a sealed in-memory copy of itself (CVE-2019-5736)", sealMain},
+		{"pivot", "make a directory the root of this mount namespace, detaching the old root", pivotMain},
 		{"exec", "change process attributes (user, groups, caps, limits, root...) and exec a command in place", func(a []string, _, _ io.Writer) int { return chain.ExecMain(a) }},
 		{"install-links", "create links named after the drop-in tools (setuidgid, envdir, chpst, ...)", func(a []string, _, _ io.Writer) int { return chain.InstallLinksMain(a) }},
 		{"audit", "report a process's isolation: namespaces, ids, capabilities, seccomp, limits", audit.Main},
@@ -61,6 +63,10 @@ func dispatch(argv []string, stdout, stderr io.Writer) int {
 		return diveTool(argv)
 	case "dived":
 		return divedMain(argv)
+	case "seal":
+		return sealTool(argv, stdout, stderr)
+	case "pivot":
+		return pivotTool(argv, stdout, stderr)
 	}
 	if f := chain.Lookup(name); f != nil {
 		return f(argv)
