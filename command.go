@@ -43,6 +43,18 @@ type Cmd struct {
 	// binary) and is chosen automatically when the Spec needs it (Landlock
 	// rules).
 	ReexecInit bool
+	// SharedInit lets the sandbox's init share this process's memory even
+	// when the caller is not root (a root caller's always does, where the
+	// platform allows: amd64, Linux 5.5): starting it then copies no page
+	// tables and it uses next to no memory of its own. While such an init
+	// runs this process is non-dumpable, so root owns the /proc files of
+	// its children until they exec: an unprivileged process could not
+	// write the id maps of a child it starts in a new user namespace
+	// (os/exec with UidMappings, or a ReexecInit sandbox). Set it only in a
+	// process that does no such thing while the sandbox runs, as the cove
+	// CLI. Sandboxes started by the same process while one with a shared
+	// init runs get a forked init.
+	SharedInit bool
 
 	// Pid is the host pid of the program once Start has returned (0 if the
 	// kernel could not tell it).

@@ -24,8 +24,9 @@ import (
 // running is the state of a started Cmd: either a sandbox init inside the
 // launcher (direct) or a re-executed stage 1 (proc).
 type running struct {
-	// direct
+	// direct; started is released once the init has been reaped
 	initPid   int
+	started   *launch.Started
 	ctl       int
 	copies    sync.WaitGroup
 	closers   []io.Closer
@@ -127,6 +128,7 @@ func (c *Cmd) startDirect(p *plan) error {
 		InitUID: int(o.UID), InitGID: int(o.GID), ClearGroups: o.Setgroups,
 		Program: program, Hostname: p.cfg.Hostname, Loopback: p.cfg.Loopback,
 		Signals: stage.Forwarded(), WriteMaps: p.writeMaps, TimeNS: specOf(c).Namespaces.Time,
+		Share: c.SharedInit || os.Geteuid() == 0,
 	}
 	if hooks := specOf(c).Hooks.Outside; len(hooks) > 0 {
 		write := lp.Sandbox.WriteMaps
@@ -149,7 +151,7 @@ func (c *Cmd) startDirect(p *plan) error {
 	if err != nil {
 		return launchError(err, program)
 	}
-	r.initPid, r.ctl = st.InitPid, st.Control
+	r.initPid, r.ctl, r.started = st.InitPid, st.Control, st
 	c.Pid = st.Pid
 	c.run = r
 	ok = true
@@ -497,6 +499,7 @@ func (r *running) waitDirect() (Status, bool, error) {
 		}
 		break
 	}
+	r.started.Release()
 	r.copies.Wait()
 	r.closeAll()
 	if !got {

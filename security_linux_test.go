@@ -6,9 +6,12 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/covebox/cove"
 	"github.com/covebox/cove/internal/testutil"
@@ -32,9 +35,50 @@ func TestMain(m *testing.M) {
 		l.Close()
 		fmt.Println("bound")
 		os.Exit(0)
+	case "peekinit":
+		peekInit()
+		os.Exit(0)
 	}
 	fmt.Fprintln(os.Stderr, "unknown helper", os.Getenv(helperEnv))
 	os.Exit(2)
+}
+
+// peekInit tries every way to read or write the memory of the sandbox init
+// (PID 1) and prints one line per way: "NAME denied" or "NAME ALLOWED".
+func peekInit() {
+	probe := func(name string, err error) {
+		if err != nil {
+			fmt.Println(name, "denied")
+		} else {
+			fmt.Println(name, "ALLOWED")
+		}
+	}
+	_, err := os.ReadFile("/proc/1/environ")
+	probe("environ", err)
+	_, err = os.ReadFile("/proc/1/maps")
+	probe("maps", err)
+	f, err := os.OpenFile("/proc/1/mem", os.O_RDWR, 0)
+	if err == nil {
+		f.Close()
+	}
+	probe("mem", err)
+	runtime.LockOSThread()
+	err = unix.PtraceAttach(1)
+	if err == nil {
+		// Let the init go on, or the sandbox would hang.
+		var ws unix.WaitStatus
+		unix.Wait4(1, &ws, unix.WALL, nil)
+		unix.PtraceDetach(1)
+	}
+	probe("ptrace", err)
+	var b [8]byte
+	_, err = unix.ProcessVMReadv(1, []unix.Iovec{{Base: &b[0], Len: 8}}, []unix.RemoteIovec{{Base: 0x400000, Len: 8}}, 0)
+	probe("process_vm_readv", err)
+	_, err = unix.ProcessVMWritev(1, []unix.Iovec{{Base: &b[0], Len: 8}}, []unix.RemoteIovec{{Base: 0x400000, Len: 8}}, 0)
+	probe("process_vm_writev", err)
+	// The control: the program's own memory is its own.
+	_, err = os.ReadFile("/proc/self/environ")
+	probe("own-environ", err)
 }
 
 // selfInSandbox returns a Spec (from base) that can run this test binary
@@ -89,6 +133,99 @@ func TestSecurityCapAddBindsPort80AndNothingElse(t *testing.T) {
 	var se *cove.SetupError
 	if err := cove.Command(s, "true").Run(); !errors.As(err, &se) || se.Code != 125 || !strings.Contains(err.Error(), "CAP_NO_SUCH") {
 		t.Fatalf("unknown capability: got %v", err)
+	}
+}
+
+// TestSecurityInitMemoryOutOfReach: the sandbox init (in the launcher) may
+// run in the caller's own address space, so reaching its memory would be
+// reaching the caller's. Nothing in the sandbox may, not even its root
+// holding every capability of the sandbox's user namespace without a seccomp
+// filter. Both ways the init is started are tried: sharing the caller's
+// memory, and a forked copy (an init that writes its OOM score is one). The
+// caller's dumpable flag, which guards that memory while the init runs, is
+// back to what it was once the sandboxes are gone.
+func TestSecurityInitMemoryOutOfReach(t *testing.T) {
+	requireSandbox(t)
+	before, err := unix.PrctlRetInt(unix.PR_GET_DUMPABLE, 0, 0, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cur, err := os.ReadFile("/proc/self/oom_score_adj")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var adj int
+	fmt.Sscan(string(cur), &adj)
+	for _, forked := range []bool{false, true} {
+		s, exe := selfInSandbox(t, spec.Default(), "peekinit")
+		s.IDs.MapRoot = true
+		s.Security.CapAdd = []string{"ALL"}
+		s.Security.Seccomp.Policy = "none"
+		if forked {
+			s.OOMScoreAdj = &adj
+		}
+		cmd := cove.Command(s, exe)
+		cmd.SharedInit = true // also for the unprivileged run
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("forked=%v: %v", forked, err)
+		}
+		want := "environ denied\nmaps denied\nmem denied\nptrace denied\nprocess_vm_readv denied\nprocess_vm_writev denied\nown-environ ALLOWED\n"
+		if string(out) != want {
+			t.Errorf("forked=%v: got\n%swant\n%s", forked, out, want)
+		}
+	}
+	if after, _ := unix.PrctlRetInt(unix.PR_GET_DUMPABLE, 0, 0, 0, 0); after != before {
+		t.Fatalf("dumpable: %d before the sandboxes, %d after", before, after)
+	}
+}
+
+// TestSandboxInitSharesMemory checks that the sandbox init runs in the
+// caller's address space where that is implemented (amd64) and asked for
+// (SharedInit, implied for root), and that one that writes its own OOM score
+// does not (the score would apply to the caller).
+func TestSandboxInitSharesMemory(t *testing.T) {
+	requireSandbox(t)
+	if runtime.GOARCH != "amd64" {
+		t.Skipf("the init shares the caller's memory only on amd64, not %s", runtime.GOARCH)
+	}
+	sameVM := func(pid int) (bool, error) {
+		const kcmpVM = 1
+		r, _, errno := unix.Syscall6(unix.SYS_KCMP, uintptr(os.Getpid()), uintptr(pid), kcmpVM, 0, 0, 0)
+		if errno != 0 {
+			return false, errno
+		}
+		return r == 0, nil
+	}
+	cur, err := os.ReadFile("/proc/self/oom_score_adj")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var adj int
+	fmt.Sscan(string(cur), &adj)
+	for _, c := range []struct {
+		name   string
+		oom    *int
+		shared bool
+	}{{"default", nil, true}, {"with an OOM score", &adj, false}} {
+		s := spec.Default()
+		s.OOMScoreAdj = c.oom
+		cmd := cove.Command(s, "sleep", "10")
+		cmd.SharedInit = true
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		got, err := sameVM(cmd.InitPid())
+		cmd.Kill()
+		cmd.Wait()
+		if err != nil {
+			// An unprivileged caller may not compare with a non-dumpable
+			// init; the root run checks.
+			t.Skipf("kcmp: %v", err)
+		}
+		if got != c.shared {
+			t.Errorf("%s: init shares the caller's memory: %v, want %v", c.name, got, c.shared)
+		}
 	}
 }
 

@@ -30,4 +30,22 @@
 // Between clone and execve the child may only call //go:nosplit functions that
 // do not allocate: raw system calls on memory the parent prepared. No closures,
 // no defer, no maps, no interface conversions, no append.
+//
+// # A sandbox init that shares the caller's memory
+//
+// StartSandbox can run the sandbox init in the caller's own address space
+// (Sandbox.Share; amd64): clone3(CLONE_VM|CLONE_CLEAR_SIGHAND) starts it on a
+// stack launch maps for it (rawClone3, a few lines of assembly), with no g,
+// every signal blocked and default dispositions; its children (hooks, the
+// program) are CLONE_VM|CLONE_VFORK children on a second stack. No page table
+// is copied, nothing is copied on write afterwards, and the init's exit
+// tears down no address space. The rules above then bind harder: the
+// caller's runtime runs beside the init, so the init writes nothing into
+// shared memory but integers (no pointer stores: a write barrier would use
+// the caller's P), it lives on after StartSandbox returns on its own memory
+// (initState), and every chain of nosplit calls stays short. The address
+// space is non-dumpable while such an init runs: that flag is all that keeps
+// a sandbox root holding every capability of its user namespace from
+// ptrace, /proc/1/mem and process_vm_readv of the init, that is of the
+// caller.
 package launch

@@ -64,6 +64,9 @@ type prepared struct {
 	landlock   int
 	prog       unix.SockFprog
 	pdeathsig  uintptr
+	// redump makes a forked child dumpable again first thing: see
+	// forkRedump.
+	redump bool
 
 	sb *preparedSandbox
 
@@ -76,11 +79,11 @@ type prepared struct {
 	cbuf   [1]byte
 }
 
-// preparedSandbox is the sandbox init's part of prepared.
+// preparedSandbox is the sandbox init's part of prepared: what it reads
+// until the program has started.
 type preparedSandbox struct {
 	cloneflags  uintptr
 	sync        int // read end: one byte arrives when the id maps are written
-	ctl         int
 	high        int // first fd number above every slot and source
 	initUID     int
 	initGID     int
@@ -93,21 +96,58 @@ type preparedSandbox struct {
 	lo          bool
 	timens      bool
 	ifr         [40]byte
-	sigset      uint64
-	oldmask     uint64
-	epipe       [2]int32
-	rep         Report
-	// msg carries rep with SCM_CREDENTIALS naming the program's pid; cred
-	// points into ctrl, where the child stores the pid.
-	iov  unix.Iovec
-	msg  unix.Msghdr
-	ctrl []byte
-	cred *unix.Ucred
-	buf  [16]byte
-	pfd  unix.PollFd
-	// hookStatus is the wait status of an OpRun hook.
+	// st is the init's state in memory of its own (see initMem).
+	st  *initState
+	mem *initMem
+}
+
+// initState is what the sandbox init keeps using once the program runs, and
+// its scratch space. It lives in memory that launch maps itself (initMem),
+// outside Go's heap: an init that shares the caller's address space goes on
+// running after StartSandbox has returned and dropped its references, when
+// heap memory could be freed and reused.
+type initState struct {
+	ctl      int
+	child    uintptr
+	sigset   uint64 // the signals the init waits for
+	origMask uint64 // the caller's signal mask, for the program and hooks
+	allMask  uint64
+	ws       uint32
+	// hookStatus is the wait status of an OpRun hook; hook is the
+	// instruction the hook child runs.
 	hookStatus uint32
-	zero       unix.Timespec
+	hook       int
+	rep        Report
+	// msg carries rep with SCM_CREDENTIALS naming the program's pid; cred
+	// points into ctrl, where the init stores the pid.
+	iov   unix.Iovec
+	msg   unix.Msghdr
+	ctrl  [unix.SizeofCmsghdr + 16]byte
+	cred  *unix.Ucred
+	epipe [2]int32
+	buf   [16]byte
+	pfd   unix.PollFd
+	zero  unix.Timespec
+	// shared: the init runs in the caller's address space (clone3 with
+	// CLONE_VM on a stack of its own) and starts its children the same way
+	// (child: CLONE_VM|CLONE_VFORK on a second stack).
+	shared bool
+	child3 cloneArgs
+}
+
+// cloneArgs is struct clone_args (clone3(2)), up to the cgroup field.
+type cloneArgs struct {
+	flags      uint64
+	pidfd      uint64
+	childTID   uint64
+	parentTID  uint64
+	exitSignal uint64
+	stack      uint64
+	stackSize  uint64
+	tls        uint64
+	setTID     uint64
+	setTIDSize uint64
+	cgroup     uint64
 }
 
 type rawInsn struct {
@@ -217,6 +257,7 @@ func Start(p *Params) (int, error) {
 	}
 
 	syscall.ForkLock.Lock()
+	pr.redump = forkRedump()
 	pid, errno := forkExec(pr, wfd)
 	syscall.ForkLock.Unlock()
 	unix.Close(wfd)
@@ -396,42 +437,31 @@ func prepare(p *Params) (*prepared, error) {
 	return pr, nil
 }
 
-// forkExec clones and runs the child steps.
+// forkExec clones and runs the child steps: a sandbox init (sandboxInit)
+// when p.sb is set, else the CloneNS steps and the program's (programMain).
 //
 // Preconditions: syscall.ForkLock is held; pipe is a close-on-exec fd above
-// every slot the fd-table step writes.
-// In the child, after clone: only raw system calls and no allocation, because
-// runtime_BeforeFork has poisoned the stack guard and the child's copy of the
-// runtime must not run. All variables are declared at the top for that reason.
+// every slot the fd-table step writes (unused for a sandbox init).
+// In the child, after clone: only //go:nosplit functions that make raw system
+// calls and do not allocate, because runtime_BeforeFork has poisoned the
+// stack guard and the child's copy of the runtime must not run.
 //
 //go:noinline
 //go:norace
 //go:nocheckptr
 func forkExec(p *prepared, pipe int) (pid int, errno syscall.Errno) {
 	var (
-		r1     uintptr
-		err1   syscall.Errno
-		step   Step
-		index  int
-		i      int
-		fd     int
-		sawAcc bool
-		rep    report
-		sb     *preparedSandbox
-		in     *rawInsn
-		j      int
-		fd2    uintptr
-		child  uintptr
-		ws     uint32
+		r1    uintptr
+		err1  syscall.Errno
+		fd2   uintptr
+		flags uintptr
 	)
-
-	sb = p.sb
-	runtime_BeforeFork()
-	if sb != nil {
-		r1, _, err1 = syscall.RawSyscall6(syscall.SYS_CLONE, uintptr(syscall.SIGCHLD)|sb.cloneflags, 0, 0, 0, 0, 0)
-	} else {
-		r1, _, err1 = syscall.RawSyscall6(syscall.SYS_CLONE, uintptr(syscall.SIGCHLD)|p.cflags, 0, 0, 0, 0, 0)
+	flags = uintptr(syscall.SIGCHLD) | p.cflags
+	if p.sb != nil {
+		flags = uintptr(syscall.SIGCHLD) | p.sb.cloneflags
 	}
+	runtime_BeforeFork()
+	r1, _, err1 = syscall.RawSyscall(syscall.SYS_CLONE, flags, 0, 0)
 	if err1 != 0 || r1 != 0 {
 		runtime_AfterFork()
 		return int(r1), err1
@@ -439,427 +469,81 @@ func forkExec(p *prepared, pipe int) (pid int, errno syscall.Errno) {
 
 	// ---- child ----
 	runtime_AfterForkInChild()
-
-	if sb == nil {
-		// Namespaces of our own (CloneNS): wait for the maps, bring up lo.
-		if p.csync >= 0 {
-			r1, _, err1 = syscall.RawSyscall(syscall.SYS_READ, uintptr(p.csync), uintptr(unsafe.Pointer(&p.cbuf[0])), 1)
-			if err1 != 0 || r1 != 1 {
-				if err1 == 0 {
-					err1 = syscall.EPIPE
-				}
-				step = StepSync
-				goto fail
-			}
-			syscall.RawSyscall(syscall.SYS_CLOSE, uintptr(p.csync), 0, 0)
+	if p.redump {
+		syscall.RawSyscall(syscall.SYS_PRCTL, unix.PR_SET_DUMPABLE, 1, 0)
+	}
+	if p.sb != nil {
+		// Returns only in a forked child of the init, to run it here, at
+		// the top of the stack.
+		if sandboxInit(p) == childHook {
+			hookMain(p)
 		}
-		if p.clo {
-			fd2, _, err1 = syscall.RawSyscall(syscall.SYS_SOCKET, unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+		programEntry(p)
+	}
+	// Namespaces of our own (CloneNS): wait for the maps, bring up lo.
+	if p.csync >= 0 {
+		r1, _, err1 = syscall.RawSyscall(syscall.SYS_READ, uintptr(p.csync), uintptr(unsafe.Pointer(&p.cbuf[0])), 1)
+		if err1 != 0 || r1 != 1 {
 			if err1 == 0 {
-				_, _, err1 = syscall.RawSyscall(syscall.SYS_IOCTL, fd2, unix.SIOCGIFFLAGS, uintptr(unsafe.Pointer(&p.cifr[0])))
+				err1 = syscall.EPIPE
 			}
-			if err1 == 0 {
-				p.cifr[16] |= unix.IFF_UP
-				_, _, err1 = syscall.RawSyscall(syscall.SYS_IOCTL, fd2, unix.SIOCSIFFLAGS, uintptr(unsafe.Pointer(&p.cifr[0])))
-			}
-			if err1 != 0 {
-				step = StepLoopback
-				goto fail
-			}
-			syscall.RawSyscall(syscall.SYS_CLOSE, fd2, 0, 0)
+			childFail(pipe, StepSync, 0, err1)
 		}
-		goto program
+		syscall.RawSyscall(syscall.SYS_CLOSE, uintptr(p.csync), 0, 0)
 	}
-
-	// ---- sandbox init (PID 1 of the new namespaces) ----
-	// Wait until the parent has written our id maps.
-	r1, _, err1 = syscall.RawSyscall(syscall.SYS_READ, uintptr(sb.sync), uintptr(unsafe.Pointer(&sb.buf[0])), 1)
-	if err1 != 0 || r1 != 1 {
-		step = StepSync
-		goto initfail
-	}
-	// Keep only the fds the init and the program need, moved above every
-	// slot: the init must not hold copies of the caller's other fds (a pipe
-	// held open here would never see EOF elsewhere).
-	fd = sb.high
-	for i = 0; i < len(p.fd); i++ {
-		if p.fd[i] < 0 {
-			continue
-		}
-		r1, _, err1 = syscall.RawSyscall(syscall.SYS_FCNTL, uintptr(p.fd[i]), syscall.F_DUPFD_CLOEXEC, uintptr(fd))
-		if err1 != 0 {
-			step, index = StepFiles, i
-			goto initfail
-		}
-		p.fd[i] = int(r1)
-		fd = int(r1) + 1
-	}
-	r1, _, err1 = syscall.RawSyscall(syscall.SYS_FCNTL, uintptr(sb.ctl), syscall.F_DUPFD_CLOEXEC, uintptr(fd))
-	if err1 != 0 {
-		step = StepFiles
-		goto initfail
-	}
-	sb.ctl = int(r1)
-	fd = int(r1) + 1
-	if p.landlock >= 0 {
-		r1, _, err1 = syscall.RawSyscall(syscall.SYS_FCNTL, uintptr(p.landlock), syscall.F_DUPFD_CLOEXEC, uintptr(fd))
-		if err1 != 0 {
-			step = StepLandlock
-			goto initfail
-		}
-		p.landlock = int(r1)
-		fd = int(r1) + 1
-	}
-	syscall.RawSyscall(unix.SYS_CLOSE_RANGE, 0, uintptr(sb.high-1), 0)
-	syscall.RawSyscall(unix.SYS_CLOSE_RANGE, uintptr(fd), ^uintptr(0)>>1, 0)
-	p.nextfd = fd
-
-	// Files the init writes about itself (its OOM score, which the program
-	// inherits) go first: a uid change makes the process non-dumpable, and
-	// then its /proc files belong to root.
-	for i = 0; i < len(sb.writes); i++ {
-		r1, _, err1 = syscall.RawSyscall6(syscall.SYS_OPENAT, atFdcwd, uintptr(unsafe.Pointer(sb.writes[i].path)), unix.O_WRONLY|unix.O_CLOEXEC, 0, 0, 0)
-		if err1 == 0 && len(sb.writes[i].data) > 0 {
-			fd2 = r1
-			_, _, err1 = syscall.RawSyscall(syscall.SYS_WRITE, fd2, uintptr(unsafe.Pointer(&sb.writes[i].data[0])), uintptr(len(sb.writes[i].data)))
-			syscall.RawSyscall(syscall.SYS_CLOSE, fd2, 0, 0)
-		}
-		if err1 != 0 {
-			step, index = StepWrite, i
-			goto initfail
-		}
-	}
-
-	// Become the init's inside identity, keeping every capability of the
-	// new user namespace (a root caller's init starts as an unmapped uid).
-	_, _, err1 = syscall.RawSyscall(syscall.SYS_PRCTL, unix.PR_SET_KEEPCAPS, 1, 0)
-	if err1 != 0 {
-		step = StepInitCreds
-		goto initfail
-	}
-	if sb.clearGroups {
-		_, _, err1 = syscall.RawSyscall(syscall.SYS_SETGROUPS, 0, 0, 0)
-		if err1 != 0 {
-			step = StepInitCreds
-			goto initfail
-		}
-	}
-	_, _, err1 = syscall.RawSyscall(syscall.SYS_SETRESGID, uintptr(sb.initGID), uintptr(sb.initGID), uintptr(sb.initGID))
-	if err1 != 0 {
-		step = StepInitCreds
-		goto initfail
-	}
-	_, _, err1 = syscall.RawSyscall(syscall.SYS_SETRESUID, uintptr(sb.initUID), uintptr(sb.initUID), uintptr(sb.initUID))
-	if err1 != 0 {
-		step = StepInitCreds
-		goto initfail
-	}
-	_, _, err1 = syscall.RawSyscall(syscall.SYS_CAPSET, uintptr(unsafe.Pointer(&p.capHdr)), uintptr(unsafe.Pointer(&sb.fullCaps[0])), 0)
-	if err1 != 0 {
-		step = StepInitCreds
-		goto initfail
-	}
-	syscall.RawSyscall(syscall.SYS_PRCTL, unix.PR_SET_DUMPABLE, 0, 0)
-	// The init lives as long as the cove process, not as long as the thread
-	// that forked it (PR_SET_PDEATHSIG follows threads, and a Go thread can
-	// end while the process goes on; changing uid also clears it). Stage 0
-	// never writes on the control socket, so it becomes readable only when
-	// stage 0's end closes — when the process dies, by any signal. O_ASYNC
-	// turns that hang-up into SIGIO, which the reaper loop waits for.
-	r1, _, err1 = syscall.RawSyscall(syscall.SYS_GETPID, 0, 0, 0)
-	if err1 == 0 {
-		_, _, err1 = syscall.RawSyscall(syscall.SYS_FCNTL, uintptr(sb.ctl), syscall.F_SETOWN, r1)
-	}
-	if err1 == 0 {
-		_, _, err1 = syscall.RawSyscall(syscall.SYS_FCNTL, uintptr(sb.ctl), syscall.F_SETFL, unix.O_RDWR|unix.O_ASYNC)
-	}
-	if err1 != 0 {
-		step = StepSignals
-		goto initfail
-	}
-	syscall.RawSyscall(syscall.SYS_PRCTL, unix.PR_SET_NAME, uintptr(unsafe.Pointer(&initName[0])), 0)
-
-	// The mount program.
-	step = StepMountProgram
-	for i = 0; i < len(sb.insns); i++ {
-		index = i
-		in = &sb.insns[i]
-		err1 = 0
-		switch in.op {
-		case OpMount:
-			_, _, err1 = syscall.RawSyscall6(syscall.SYS_MOUNT, uintptr(unsafe.Pointer(in.s1)), uintptr(unsafe.Pointer(in.s2)), uintptr(unsafe.Pointer(in.s3)), uintptr(in.flags), uintptr(unsafe.Pointer(in.s4)), 0)
-		case OpMkdir:
-			_, _, err1 = syscall.RawSyscall(syscall.SYS_MKDIRAT, uintptr(atFD(sb, -1)), uintptr(unsafe.Pointer(in.s1)), uintptr(in.flags))
-		case OpPivotRoot:
-			_, _, err1 = syscall.RawSyscall(syscall.SYS_PIVOT_ROOT, uintptr(unsafe.Pointer(in.s1)), uintptr(unsafe.Pointer(in.s2)), 0)
-		case OpChdir:
-			_, _, err1 = syscall.RawSyscall(syscall.SYS_CHDIR, uintptr(unsafe.Pointer(in.s1)), 0, 0)
-		case OpUmount:
-			_, _, err1 = syscall.RawSyscall(syscall.SYS_UMOUNT2, uintptr(unsafe.Pointer(in.s1)), uintptr(in.flags), 0)
-		case OpOpen:
-			r1, _, err1 = syscall.RawSyscall6(syscall.SYS_OPENAT, uintptr(atFD(sb, in.a)), uintptr(unsafe.Pointer(in.s1)), uintptr(in.flags), uintptr(in.flags2), 0, 0)
-			if err1 == 0 {
-				sb.regs[in.r] = int(r1)
-			}
-		case OpOpenAt2:
-			r1, _, err1 = syscall.RawSyscall6(unix.SYS_OPENAT2, uintptr(atFD(sb, in.a)), uintptr(unsafe.Pointer(in.s1)), uintptr(unsafe.Pointer(&in.how)), unsafe.Sizeof(in.how), 0, 0)
-			if err1 == 0 {
-				sb.regs[in.r] = int(r1)
-			}
-		case OpEnsure:
-			r1, _, err1 = syscall.RawSyscall6(unix.SYS_OPENAT2, uintptr(atFD(sb, in.a)), uintptr(unsafe.Pointer(in.s1)), uintptr(unsafe.Pointer(&in.how)), unsafe.Sizeof(in.how), 0, 0)
-			if err1 == syscall.ENOENT {
-				if in.flags2&1 != 0 {
-					_, _, err1 = syscall.RawSyscall(syscall.SYS_MKDIRAT, uintptr(atFD(sb, in.b)), uintptr(unsafe.Pointer(in.s2)), 0o755)
-				} else {
-					fd2, _, err1 = syscall.RawSyscall6(syscall.SYS_OPENAT, uintptr(atFD(sb, in.b)), uintptr(unsafe.Pointer(in.s2)), unix.O_CREAT|unix.O_EXCL|unix.O_WRONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o644, 0, 0)
-					if err1 == 0 {
-						syscall.RawSyscall(syscall.SYS_CLOSE, fd2, 0, 0)
-					}
-				}
-				if err1 == 0 || err1 == syscall.EEXIST {
-					r1, _, err1 = syscall.RawSyscall6(unix.SYS_OPENAT2, uintptr(atFD(sb, in.a)), uintptr(unsafe.Pointer(in.s1)), uintptr(unsafe.Pointer(&in.how)), unsafe.Sizeof(in.how), 0, 0)
-				}
-			}
-			if err1 == 0 {
-				sb.regs[in.r] = int(r1)
-			}
-		case OpOpenTree:
-			r1, _, err1 = syscall.RawSyscall(unix.SYS_OPEN_TREE, uintptr(atFD(sb, in.a)), uintptr(unsafe.Pointer(in.s1)), uintptr(in.flags))
-			if err1 == 0 {
-				sb.regs[in.r] = int(r1)
-			}
-		case OpSetattr:
-			_, _, err1 = syscall.RawSyscall6(unix.SYS_MOUNT_SETATTR, uintptr(sb.regs[in.r]), uintptr(unsafe.Pointer(in.s1)), uintptr(in.flags), uintptr(unsafe.Pointer(&in.attr)), unsafe.Sizeof(in.attr), 0)
-		case OpFsopen:
-			r1, _, err1 = syscall.RawSyscall(unix.SYS_FSOPEN, uintptr(unsafe.Pointer(in.s1)), unix.FSOPEN_CLOEXEC, 0)
-			if err1 == 0 {
-				sb.regs[in.r] = int(r1)
-			}
-		case OpFsconfig:
-			_, _, err1 = syscall.RawSyscall6(unix.SYS_FSCONFIG, uintptr(sb.regs[in.r]), uintptr(in.flags), uintptr(unsafe.Pointer(in.s1)), uintptr(unsafe.Pointer(in.s2)), 0, 0)
-		case OpFsmount:
-			r1, _, err1 = syscall.RawSyscall(unix.SYS_FSMOUNT, uintptr(sb.regs[in.a]), unix.FSMOUNT_CLOEXEC, uintptr(in.flags))
-			if err1 == 0 {
-				sb.regs[in.r] = int(r1)
-			}
-		case OpMoveMount:
-			_, _, err1 = syscall.RawSyscall6(unix.SYS_MOVE_MOUNT, uintptr(sb.regs[in.a]), uintptr(unsafe.Pointer(in.s1)), uintptr(sb.regs[in.r]), uintptr(unsafe.Pointer(in.s1)), unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH, 0)
-		case OpSymlink:
-			_, _, err1 = syscall.RawSyscall(syscall.SYS_SYMLINKAT, uintptr(unsafe.Pointer(in.s1)), uintptr(atFD(sb, in.a)), uintptr(unsafe.Pointer(in.s2)))
-		case OpClose:
-			syscall.RawSyscall(syscall.SYS_CLOSE, uintptr(sb.regs[in.r]), 0, 0)
-			sb.regs[in.r] = -1
-		case OpFchdir:
-			_, _, err1 = syscall.RawSyscall(syscall.SYS_FCHDIR, uintptr(sb.regs[in.r]), 0, 0)
-		case OpFchmod:
-			_, _, err1 = syscall.RawSyscall(syscall.SYS_FCHMOD, uintptr(sb.regs[in.r]), uintptr(in.flags), 0)
-		case OpRun:
-			fd2, _, err1 = syscall.RawSyscall6(syscall.SYS_CLONE, uintptr(syscall.SIGCHLD), 0, 0, 0, 0, 0)
-			if err1 != 0 {
-				break
-			}
-			if fd2 == 0 {
-				// The hook: cwd the new root, root the host's, then the shell.
-				syscall.RawSyscall(syscall.SYS_FCHDIR, uintptr(sb.regs[in.r]), 0, 0)
-				syscall.RawSyscall(syscall.SYS_CHROOT, uintptr(unsafe.Pointer(&hostRoot[0])), 0, 0)
-				syscall.RawSyscall(syscall.SYS_EXECVE, uintptr(unsafe.Pointer(&binSh[0])), uintptr(unsafe.Pointer(&in.argv[0])), uintptr(unsafe.Pointer(&in.envv[0])))
-				for {
-					syscall.RawSyscall(syscall.SYS_EXIT_GROUP, 127, 0, 0)
-				}
-			}
-			for {
-				_, _, err1 = syscall.RawSyscall6(syscall.SYS_WAIT4, fd2, uintptr(unsafe.Pointer(&sb.hookStatus)), 0, 0, 0, 0)
-				if err1 != syscall.EINTR {
-					break
-				}
-			}
-			if err1 == 0 && sb.hookStatus != 0 {
-				err1 = syscall.ECANCELED
-			}
-		case OpWrite:
-			for j = 0; j < in.n1; {
-				r1, _, err1 = syscall.RawSyscall(syscall.SYS_WRITE, uintptr(sb.regs[in.r]), uintptr(unsafe.Pointer(in.s1))+uintptr(j), uintptr(in.n1-j))
-				if err1 == syscall.EINTR {
-					continue
-				}
-				if err1 != 0 || r1 == 0 {
-					break
-				}
-				j += int(r1)
-			}
-		}
-		if err1 != 0 && err1 != in.ignore {
-			if !in.skip {
-				goto initfail
-			}
-			for i+1 < len(sb.insns) && sb.insns[i+1].index == in.index {
-				i++
-			}
-		}
-	}
-	index = 0
-
-	if len(sb.hostname) > 0 {
-		_, _, err1 = syscall.RawSyscall(syscall.SYS_SETHOSTNAME, uintptr(unsafe.Pointer(&sb.hostname[0])), uintptr(len(sb.hostname)), 0)
-		if err1 != 0 {
-			step = StepHostname
-			goto initfail
-		}
-	}
-	if sb.lo {
-		step = StepLoopback
+	if p.clo {
 		fd2, _, err1 = syscall.RawSyscall(syscall.SYS_SOCKET, unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
-		if err1 != 0 {
-			goto initfail
+		if err1 == 0 {
+			_, _, err1 = syscall.RawSyscall(syscall.SYS_IOCTL, fd2, unix.SIOCGIFFLAGS, uintptr(unsafe.Pointer(&p.cifr[0])))
 		}
-		_, _, err1 = syscall.RawSyscall(syscall.SYS_IOCTL, fd2, unix.SIOCGIFFLAGS, uintptr(unsafe.Pointer(&sb.ifr[0])))
-		if err1 != 0 {
-			goto initfail
+		if err1 == 0 {
+			p.cifr[16] |= unix.IFF_UP
+			_, _, err1 = syscall.RawSyscall(syscall.SYS_IOCTL, fd2, unix.SIOCSIFFLAGS, uintptr(unsafe.Pointer(&p.cifr[0])))
 		}
-		sb.ifr[16] |= unix.IFF_UP
-		_, _, err1 = syscall.RawSyscall(syscall.SYS_IOCTL, fd2, unix.SIOCSIFFLAGS, uintptr(unsafe.Pointer(&sb.ifr[0])))
 		if err1 != 0 {
-			goto initfail
+			childFail(pipe, StepLoopback, 0, err1)
 		}
 		syscall.RawSyscall(syscall.SYS_CLOSE, fd2, 0, 0)
 	}
+	programMain(p, pipe)
+	return 0, 0 // not reached
+}
 
-	if sb.timens {
-		_, _, err1 = syscall.RawSyscall(syscall.SYS_UNSHARE, unix.CLONE_NEWTIME, 0, 0)
-		if err1 != 0 {
-			step = StepFork
-			goto initfail
-		}
-	}
-
-	// Block the signals the init waits for before the program exists, so
-	// that none is lost; the program restores the old mask.
-	_, _, err1 = syscall.RawSyscall6(syscall.SYS_RT_SIGPROCMASK, unix.SIG_BLOCK, uintptr(unsafe.Pointer(&sb.sigset)), uintptr(unsafe.Pointer(&sb.oldmask)), 8, 0, 0)
-	if err1 != 0 {
-		step = StepSignals
-		goto initfail
-	}
-	_, _, err1 = syscall.RawSyscall(syscall.SYS_PIPE2, uintptr(unsafe.Pointer(&sb.epipe[0])), unix.O_CLOEXEC, 0)
-	if err1 != 0 {
-		step = StepFork
-		goto initfail
-	}
-	// The program's error pipe must stay above its fd slots.
-	r1, _, err1 = syscall.RawSyscall(syscall.SYS_FCNTL, uintptr(sb.epipe[1]), syscall.F_DUPFD_CLOEXEC, uintptr(p.nextfd))
-	if err1 != 0 {
-		step = StepFork
-		goto initfail
-	}
-	syscall.RawSyscall(syscall.SYS_CLOSE, uintptr(sb.epipe[1]), 0, 0)
-	sb.epipe[1] = int32(r1)
-	p.nextfd = int(r1) + 1
-
-	child, _, err1 = syscall.RawSyscall6(syscall.SYS_CLONE, uintptr(syscall.SIGCHLD), 0, 0, 0, 0, 0)
-	if err1 != 0 {
-		step = StepFork
-		goto initfail
-	}
-	if child == 0 {
-		// The program: report failures to the init, restore the mask.
-		syscall.RawSyscall(syscall.SYS_CLOSE, uintptr(sb.epipe[0]), 0, 0)
-		pipe = int(sb.epipe[1])
-		syscall.RawSyscall6(syscall.SYS_RT_SIGPROCMASK, unix.SIG_SETMASK, uintptr(unsafe.Pointer(&sb.oldmask)), 0, 8, 0, 0)
-		step = StepNone
-		goto program
-	}
-
-	// ---- the init as PID 1: wait for execve, then reap and forward ----
-	syscall.RawSyscall(syscall.SYS_CLOSE, uintptr(sb.epipe[1]), 0, 0)
-	for j = 0; j < int(unsafe.Sizeof(rep)); {
-		r1, _, err1 = syscall.RawSyscall(syscall.SYS_READ, uintptr(sb.epipe[0]), uintptr(unsafe.Pointer(&rep))+uintptr(j), unsafe.Sizeof(rep)-uintptr(j))
-		if err1 == syscall.EINTR {
-			continue
-		}
-		if err1 != 0 || r1 == 0 {
-			break
-		}
-		j += int(r1)
-	}
-	syscall.RawSyscall(syscall.SYS_CLOSE, uintptr(sb.epipe[0]), 0, 0)
-	if j > 0 {
-		// The program failed before execve: pass its report on.
-		syscall.RawSyscall6(syscall.SYS_WAIT4, child, 0, 0, 0, 0, 0)
-		sb.rep.Kind = ReportFailed
-		sb.rep.Step = rep.step
-		sb.rep.Index = rep.index
-		sb.rep.Errno = rep.errno
-		syscall.RawSyscall(syscall.SYS_WRITE, uintptr(sb.ctl), uintptr(unsafe.Pointer(&sb.rep)), unsafe.Sizeof(sb.rep))
-		for {
-			syscall.RawSyscall(syscall.SYS_EXIT_GROUP, 125, 0, 0)
-		}
-	}
-	sb.rep.Kind = ReportStarted
-	sb.cred.Pid = int32(child)
-	syscall.RawSyscall(syscall.SYS_SENDMSG, uintptr(sb.ctl), uintptr(unsafe.Pointer(&sb.msg)), 0)
-	// A hang-up before O_ASYNC was set sent no SIGIO: look once.
-	if parentGone(sb) {
-		for {
-			syscall.RawSyscall(syscall.SYS_EXIT_GROUP, 128+uintptr(syscall.SIGKILL), 0, 0)
-		}
-	}
+// childFail writes (step, index, errno) on the error pipe and exits 253.
+//
+//go:nosplit
+//go:norace
+func childFail(pipe int, step Step, index int, errno syscall.Errno) {
+	var rep report
+	rep.step = uint32(step)
+	rep.index = uint32(index)
+	rep.errno = uint32(errno)
+	syscall.RawSyscall(syscall.SYS_WRITE, uintptr(pipe), uintptr(unsafe.Pointer(&rep)), unsafe.Sizeof(rep))
 	for {
-		r1, _, err1 = syscall.RawSyscall6(syscall.SYS_RT_SIGTIMEDWAIT, uintptr(unsafe.Pointer(&sb.sigset)), 0, 0, 8, 0, 0)
-		if err1 != 0 {
-			continue
-		}
-		if r1 == uintptr(syscall.SIGIO) {
-			// Stage 0 is gone: exiting takes the PID namespace with us.
-			if parentGone(sb) {
-				for {
-					syscall.RawSyscall(syscall.SYS_EXIT_GROUP, 128+uintptr(syscall.SIGKILL), 0, 0)
-				}
-			}
-			continue
-		}
-		if r1 != uintptr(syscall.SIGCHLD) {
-			syscall.RawSyscall(syscall.SYS_KILL, child, r1, 0)
-			continue
-		}
-		for {
-			r1, _, err1 = syscall.RawSyscall6(syscall.SYS_WAIT4, ^uintptr(0), uintptr(unsafe.Pointer(&ws)), unix.WNOHANG|unix.WALL, 0, 0, 0)
-			if err1 == syscall.EINTR {
-				continue
-			}
-			if err1 != 0 || r1 == 0 {
-				break
-			}
-			// Decode the wait status by hand: WaitStatus's methods are
-			// not guaranteed to be inlined, and nothing here may grow
-			// the stack.
-			if r1 != child || ws&0x7f == 0x7f {
-				continue // another process, or a stop
-			}
-			sb.rep.Kind = ReportExited
-			if ws&0x7f != 0 {
-				sb.rep.Sig = ws & 0x7f
-				sb.rep.Code = 128 + sb.rep.Sig
-			} else {
-				sb.rep.Code = (ws >> 8) & 0xff
-			}
-			syscall.RawSyscall(syscall.SYS_WRITE, uintptr(sb.ctl), uintptr(unsafe.Pointer(&sb.rep)), unsafe.Sizeof(sb.rep))
-			for {
-				syscall.RawSyscall(syscall.SYS_EXIT_GROUP, uintptr(sb.rep.Code&0xff), 0, 0)
-			}
-		}
+		syscall.RawSyscall(syscall.SYS_EXIT_GROUP, 253, 0, 0)
 	}
+}
 
-initfail:
-	sb.rep.Kind = ReportFailed
-	sb.rep.Step = uint32(step)
-	sb.rep.Index = uint32(index)
-	sb.rep.Errno = uint32(err1)
-	syscall.RawSyscall(syscall.SYS_WRITE, uintptr(sb.ctl), uintptr(unsafe.Pointer(&sb.rep)), unsafe.Sizeof(sb.rep))
-	for {
-		syscall.RawSyscall(syscall.SYS_EXIT_GROUP, 125, 0, 0)
-	}
-
-program:
+// programMain runs the program's steps and execs it. It does not return:
+// a failing step is reported on pipe and the process exits 253.
+//
+// Preconditions: this is a child process between clone and execve, with
+// the rules of forkExec. It may share its memory with its parent (a
+// CLONE_VFORK child of a sandbox init that shares the caller's memory): it
+// writes nothing but integers into p.
+//
+//go:nosplit
+//go:norace
+//go:nocheckptr
+func programMain(p *prepared, pipe int) {
+	var (
+		r1     uintptr
+		err1   syscall.Errno
+		i      int
+		fd     int
+		sawAcc bool
+		rep    report
+	)
 
 	if p.nonDump {
 		syscall.RawSyscall(syscall.SYS_PRCTL, unix.PR_SET_DUMPABLE, 0, 0)
@@ -867,19 +551,16 @@ program:
 	for i = 0; i < len(p.setns); i++ {
 		_, _, err1 = syscall.RawSyscall(unix.SYS_SETNS, uintptr(p.setns[i].FD), uintptr(p.setns[i].Type), 0)
 		if err1 != 0 {
-			step, index = StepSetns, i
-			goto fail
+			childFail(pipe, StepSetns, i, err1)
 		}
 	}
 
 	if p.forkAfter {
 		// Into the joined PID namespace: a sibling takes over; we report its
 		// pid and leave.
-		r1, _, err1 = syscall.RawSyscall6(syscall.SYS_CLONE, uintptr(syscall.CLONE_PARENT|syscall.SIGCHLD), 0, 0, 0, 0, 0)
+		r1, _, err1 = syscall.RawSyscall(syscall.SYS_CLONE, uintptr(syscall.CLONE_PARENT|syscall.SIGCHLD), 0, 0)
 		if err1 != 0 {
-			step = StepSetns
-			index = len(p.setns)
-			goto fail
+			childFail(pipe, StepSetns, len(p.setns), err1)
 		}
 		if r1 != 0 {
 			rep.step = uint32(stepPid)
@@ -895,16 +576,14 @@ program:
 	for i = 0; i < len(p.writes); i++ {
 		r1, _, err1 = syscall.RawSyscall6(syscall.SYS_OPENAT, atFdcwd, uintptr(unsafe.Pointer(p.writes[i].path)), unix.O_WRONLY|unix.O_CREAT|unix.O_TRUNC|unix.O_CLOEXEC, 0o644, 0, 0)
 		if err1 != 0 {
-			step, index = StepWrite, i
-			goto fail
+			childFail(pipe, StepWrite, i, err1)
 		}
 		if len(p.writes[i].data) > 0 {
 			_, _, err1 = syscall.RawSyscall(syscall.SYS_WRITE, r1, uintptr(unsafe.Pointer(&p.writes[i].data[0])), uintptr(len(p.writes[i].data)))
 		}
 		syscall.RawSyscall(syscall.SYS_CLOSE, r1, 0, 0)
 		if err1 != 0 {
-			step, index = StepWrite, i
-			goto fail
+			childFail(pipe, StepWrite, i, err1)
 		}
 	}
 
@@ -916,8 +595,7 @@ program:
 			_, _, err1 = syscall.RawSyscall(syscall.SYS_CHROOT, uintptr(unsafe.Pointer(&dot[0])), 0, 0)
 		}
 		if err1 != 0 {
-			step = StepChroot
-			goto fail
+			childFail(pipe, StepChroot, 0, err1)
 		}
 	}
 	if p.chroot != nil {
@@ -926,30 +604,26 @@ program:
 			_, _, err1 = syscall.RawSyscall(syscall.SYS_CHDIR, uintptr(unsafe.Pointer(&slash[0])), 0, 0)
 		}
 		if err1 != 0 {
-			step = StepChroot
-			goto fail
+			childFail(pipe, StepChroot, 0, err1)
 		}
 	}
 	if p.dirFD >= 0 {
 		_, _, err1 = syscall.RawSyscall(syscall.SYS_FCHDIR, uintptr(p.dirFD), 0, 0)
 		if err1 != 0 {
-			step = StepChdir
-			goto fail
+			childFail(pipe, StepChdir, 0, err1)
 		}
 	}
 	if p.dir != nil {
 		_, _, err1 = syscall.RawSyscall(syscall.SYS_CHDIR, uintptr(unsafe.Pointer(p.dir)), 0, 0)
 		if err1 != 0 {
-			step = StepChdir
-			goto fail
+			childFail(pipe, StepChdir, 0, err1)
 		}
 	}
 
 	if p.setsid {
 		_, _, err1 = syscall.RawSyscall(syscall.SYS_SETSID, 0, 0, 0)
 		if err1 != 0 {
-			step = StepSetsid
-			goto fail
+			childFail(pipe, StepSetsid, 0, err1)
 		}
 	}
 
@@ -960,8 +634,7 @@ program:
 		if p.fd[i] >= 0 && p.fd[i] < i {
 			_, _, err1 = syscall.RawSyscall(syscall.SYS_DUP3, uintptr(p.fd[i]), uintptr(fd), unix.O_CLOEXEC)
 			if err1 != 0 {
-				step, index = StepFiles, i
-				goto fail
+				childFail(pipe, StepFiles, i, err1)
 			}
 			p.fd[i] = fd
 			fd++
@@ -979,23 +652,19 @@ program:
 			_, _, err1 = syscall.RawSyscall(syscall.SYS_DUP3, uintptr(p.fd[i]), uintptr(i), 0)
 		}
 		if err1 != 0 {
-			step, index = StepFiles, i
-			goto fail
+			childFail(pipe, StepFiles, i, err1)
 		}
 	}
 	// Everything else closes at execve; the error pipe until then stays open.
 	_, _, err1 = syscall.RawSyscall(unix.SYS_CLOSE_RANGE, uintptr(len(p.fd)), ^uintptr(0)>>1, unix.CLOSE_RANGE_CLOEXEC)
 	if err1 != 0 {
-		step = StepFiles
-		index = len(p.fd)
-		goto fail
+		childFail(pipe, StepFiles, len(p.fd), err1)
 	}
 
 	if p.setctty {
 		_, _, err1 = syscall.RawSyscall(syscall.SYS_IOCTL, uintptr(p.ctty), syscall.TIOCSCTTY, 0)
 		if err1 != 0 {
-			step = StepSetctty
-			goto fail
+			childFail(pipe, StepSetctty, 0, err1)
 		}
 	}
 
@@ -1004,26 +673,23 @@ program:
 	}
 
 	for i = 0; i < len(p.rlim); i++ {
-		_, _, err1 = syscall.RawSyscall6(syscall.SYS_PRLIMIT64, 0, uintptr(p.rlimits[i].Resource), uintptr(unsafe.Pointer(&p.rlim[i])), 0, 0, 0)
+		_, _, err1 = syscall.RawSyscall(syscall.SYS_PRLIMIT64, 0, uintptr(p.rlimits[i].Resource), uintptr(unsafe.Pointer(&p.rlim[i])))
 		if err1 != 0 {
-			step, index = StepRlimit, i
-			goto fail
+			childFail(pipe, StepRlimit, i, err1)
 		}
 	}
 
 	if p.setNice {
 		_, _, err1 = syscall.RawSyscall(syscall.SYS_SETPRIORITY, unix.PRIO_PROCESS, 0, uintptr(p.nice))
 		if err1 != 0 {
-			step = StepNice
-			goto fail
+			childFail(pipe, StepNice, 0, err1)
 		}
 	}
 
 	if p.setSecbits {
 		_, _, err1 = syscall.RawSyscall(syscall.SYS_PRCTL, unix.PR_SET_SECUREBITS, p.secbits, 0)
 		if err1 != 0 {
-			step = StepSecurebits
-			goto fail
+			childFail(pipe, StepSecurebits, 0, err1)
 		}
 	}
 
@@ -1034,8 +700,7 @@ program:
 			}
 			_, _, err1 = syscall.RawSyscall(syscall.SYS_PRCTL, unix.PR_CAPBSET_DROP, uintptr(i), 0)
 			if err1 != 0 && err1 != syscall.EINVAL {
-				step, index = StepBounding, i
-				goto fail
+				childFail(pipe, StepBounding, i, err1)
 			}
 		}
 	}
@@ -1043,8 +708,7 @@ program:
 	if p.keepCaps {
 		_, _, err1 = syscall.RawSyscall(syscall.SYS_PRCTL, unix.PR_SET_KEEPCAPS, 1, 0)
 		if err1 != 0 {
-			step = StepKeepCaps
-			goto fail
+			childFail(pipe, StepKeepCaps, 0, err1)
 		}
 	}
 	if p.setGroups {
@@ -1054,73 +718,69 @@ program:
 			_, _, err1 = syscall.RawSyscall(syscall.SYS_SETGROUPS, 0, 0, 0)
 		}
 		if err1 != 0 {
-			step = StepSetgroups
-			goto fail
+			childFail(pipe, StepSetgroups, 0, err1)
 		}
 	}
 	if p.gid >= 0 {
 		_, _, err1 = syscall.RawSyscall(syscall.SYS_SETRESGID, uintptr(p.gid), uintptr(p.egid), uintptr(p.egid))
 		if err1 != 0 {
-			step = StepSetgid
-			goto fail
+			childFail(pipe, StepSetgid, 0, err1)
 		}
 	}
 	if p.uid >= 0 {
 		_, _, err1 = syscall.RawSyscall(syscall.SYS_SETRESUID, uintptr(p.uid), uintptr(p.euid), uintptr(p.euid))
 		if err1 != 0 {
-			step = StepSetuid
-			goto fail
+			childFail(pipe, StepSetuid, 0, err1)
 		}
+	}
+	if p.sb != nil && p.sb.st.shared {
+		// This child shares the caller's memory until execve, and a change
+		// of ids may have made that memory dumpable (fs.suid_dumpable=1):
+		// take it back at once (see sandboxInit).
+		syscall.RawSyscall(syscall.SYS_PRCTL, unix.PR_SET_DUMPABLE, 0, 0)
 	}
 
 	// After the credential change, which would clear it.
 	if p.pdeathsig != 0 {
 		_, _, err1 = syscall.RawSyscall(syscall.SYS_PRCTL, unix.PR_SET_PDEATHSIG, p.pdeathsig, 0)
 		if err1 != 0 {
-			step = StepPdeathsig
-			goto fail
+			childFail(pipe, StepPdeathsig, 0, err1)
 		}
 	}
 
 	if p.setCaps {
 		_, _, err1 = syscall.RawSyscall(syscall.SYS_CAPSET, uintptr(unsafe.Pointer(&p.capHdr)), uintptr(unsafe.Pointer(&p.capData[0])), 0)
 		if err1 != 0 {
-			step = StepCapset
-			goto fail
+			childFail(pipe, StepCapset, 0, err1)
 		}
-		_, _, err1 = syscall.RawSyscall6(syscall.SYS_PRCTL, unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0, 0)
+		_, _, err1 = syscall.RawSyscall(syscall.SYS_PRCTL, unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0)
 		if err1 != 0 && err1 != syscall.EINVAL {
-			step = StepAmbient
-			goto fail
+			childFail(pipe, StepAmbient, 0, err1)
 		}
 		for i = 0; i < len(p.ambient); i++ {
-			_, _, err1 = syscall.RawSyscall6(syscall.SYS_PRCTL, unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_RAISE, uintptr(p.ambient[i]), 0, 0, 0)
+			_, _, err1 = syscall.RawSyscall(syscall.SYS_PRCTL, unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_RAISE, uintptr(p.ambient[i]))
 			if err1 != 0 {
-				step, index = StepAmbient, i
-				goto fail
+				childFail(pipe, StepAmbient, i, err1)
 			}
 		}
 	}
 
 	if p.nnp {
-		_, _, err1 = syscall.RawSyscall6(syscall.SYS_PRCTL, unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0, 0)
+		_, _, err1 = syscall.RawSyscall(syscall.SYS_PRCTL, unix.PR_SET_NO_NEW_PRIVS, 1, 0)
 		if err1 != 0 {
-			step = StepNoNewPrivs
-			goto fail
+			childFail(pipe, StepNoNewPrivs, 0, err1)
 		}
 	}
 	if p.landlock >= 0 {
 		_, _, err1 = syscall.RawSyscall(unix.SYS_LANDLOCK_RESTRICT_SELF, uintptr(p.landlock), 0, 0)
 		if err1 != 0 {
-			step = StepLandlock
-			goto fail
+			childFail(pipe, StepLandlock, 0, err1)
 		}
 	}
 	if p.prog.Len > 0 {
 		_, _, err1 = syscall.RawSyscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, 0, uintptr(unsafe.Pointer(&p.prog)))
 		if err1 != 0 {
-			step = StepSeccomp
-			goto fail
+			childFail(pipe, StepSeccomp, 0, err1)
 		}
 	}
 
@@ -1142,14 +802,5 @@ program:
 	if sawAcc && (err1 == syscall.ENOENT || err1 == syscall.ENOTDIR) {
 		err1 = syscall.EACCES
 	}
-	step = StepExec
-
-fail:
-	rep.step = uint32(step)
-	rep.index = uint32(index)
-	rep.errno = uint32(err1)
-	syscall.RawSyscall(syscall.SYS_WRITE, uintptr(pipe), uintptr(unsafe.Pointer(&rep)), unsafe.Sizeof(rep))
-	for {
-		syscall.RawSyscall(syscall.SYS_EXIT_GROUP, 253, 0, 0)
-	}
+	childFail(pipe, StepExec, 0, err1)
 }

@@ -37,6 +37,11 @@ type Sandbox struct {
 	Loopback bool
 	// Signals are forwarded to the program; SIGCHLD is handled.
 	Signals []syscall.Signal
+	// Share runs the init in the caller's address space when the
+	// architecture and kernel allow it (see StartSandbox), instead of in a
+	// forked copy. An unprivileged caller gets a forked copy anyway while
+	// another shared init runs.
+	Share bool
 }
 
 // InsnOp is a mount program instruction.

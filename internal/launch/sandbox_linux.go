@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"unsafe"
 
@@ -16,6 +17,7 @@ import (
 // atFD turns a register operand into a directory fd: -1 is AT_FDCWD.
 //
 //go:nosplit
+//go:norace
 func atFD(sb *preparedSandbox, reg int) int {
 	if reg < 0 {
 		return unix.AT_FDCWD
@@ -27,12 +29,14 @@ func atFD(sb *preparedSandbox, reg int) int {
 // stage 0 never writes there, so any readability is the hang-up.
 //
 //go:nosplit
-func parentGone(sb *preparedSandbox) bool {
-	sb.pfd.Fd = int32(sb.ctl)
-	sb.pfd.Events = unix.POLLIN
-	sb.pfd.Revents = 0
-	r1, _, _ := syscall.RawSyscall6(unix.SYS_PPOLL, uintptr(unsafe.Pointer(&sb.pfd)), 1, uintptr(unsafe.Pointer(&sb.zero)), 0, 0, 0)
-	return r1 != 0 && sb.pfd.Revents != 0
+//go:norace
+//go:nocheckptr
+func parentGone(st *initState) bool {
+	st.pfd.Fd = int32(st.ctl)
+	st.pfd.Events = unix.POLLIN
+	st.pfd.Revents = 0
+	r1, _, _ := syscall.RawSyscall6(unix.SYS_PPOLL, uintptr(unsafe.Pointer(&st.pfd)), 1, uintptr(unsafe.Pointer(&st.zero)), 0, 0, 0)
+	return r1 != 0 && st.pfd.Revents != 0
 }
 
 // Started describes a running sandbox started by StartSandbox.
@@ -44,12 +48,42 @@ type Started struct {
 	// Control is our end of the socket on which the init reports; read the
 	// ReportExited with ReadReport. The caller must close it.
 	Control int
+
+	mem *initMem
+}
+
+// Release frees the memory the sandbox init ran in.
+//
+// Preconditions: the init has been reaped (waited for). Before that it may
+// still run on that memory; a Started that is never released keeps it.
+func (s *Started) Release() {
+	if s.mem != nil {
+		s.mem.release()
+		s.mem = nil
+	}
 }
 
 // StartSandbox creates the namespaces in p.Sandbox, runs its init and starts
 // the program with the other steps of p. It returns once the program has
 // execed, or with an *Error naming the failing step; in that case the init
-// has been reaped. Later reports (ReportExited) arrive on Started.Control.
+// has been reaped. Later reports (ReportExited) arrive on Started.Control;
+// once the init has been reaped, call Started.Release.
+//
+// With Sandbox.Share the init shares the calling process's address space
+// when it can (amd64, clone3 with CLONE_CLEAR_SIGHAND: Linux 5.5), so that
+// starting it copies no page table and it costs no memory of its own; it
+// then runs only on memory launch maps for it. Otherwise it is a forked
+// copy. A shared address space has one dumpable flag: while such an init
+// runs, the calling process is non-dumpable (ptrace, /proc/PID/mem and core
+// dumps refused), which is what keeps the init, and through it the caller,
+// out of the sandbox's reach; the flag is restored when the last of them has
+// been released. Meanwhile root owns the /proc files of the caller's
+// children until they exec, so an unprivileged caller could not write the
+// id maps of a child in a new user namespace: launch's own forks make their
+// copy dumpable again first, but other code's (os/exec with UidMappings)
+// fail. An init that writes its own /proc files (Sandbox.InitWrites) is
+// always a forked copy: some of them (oom_score_adj) apply to every process
+// sharing the memory.
 //
 // Preconditions: as for Start. The sandbox lives as long as the calling
 // process (not thread): when the process dies, its end of the control socket
@@ -78,6 +112,15 @@ func StartSandbox(p *Params) (*Started, error) {
 		return nil, err
 	}
 	pr.sb = ps
+	st := ps.st
+	// Until the init has been reaped on a failure path, or handed to the
+	// caller in Started, its memory stays mapped.
+	keepMem := false
+	defer func() {
+		if !keepMem {
+			ps.mem.release()
+		}
+	}()
 	// The control socket: the init reports on its end; ours receives the
 	// program's pid as credentials, translated into our PID namespace.
 	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
@@ -94,7 +137,7 @@ func StartSandbox(p *Params) (*Started, error) {
 		unix.Close(ctl)
 		return nil, fmt.Errorf("launch: control socket: %w", err)
 	}
-	ps.ctl = pair[1]
+	st.ctl = pair[1]
 	ok := false
 	defer func() {
 		if !ok {
@@ -108,15 +151,18 @@ func StartSandbox(p *Params) (*Started, error) {
 	ps.sync = sync[0]
 
 	syscall.ForkLock.Lock()
-	pid, errno := forkExec(pr, -1)
+	pr.redump = forkRedump()
+	pid, errno := startInit(pr, sb.Share && len(sb.InitWrites) == 0)
 	syscall.ForkLock.Unlock()
 	unix.Close(sync[0])
-	runtime.KeepAlive(pr)
-	runtime.KeepAlive(p)
 	if errno != 0 {
 		unix.Close(sync[1])
 		return nil, os.NewSyscallError("clone", errno)
 	}
+	// From here on the init may run on pr (and on everything it points to)
+	// until it reports: keep it alive until then.
+	defer runtime.KeepAlive(pr)
+	defer runtime.KeepAlive(p)
 	write := sb.WriteMaps
 	if write == nil {
 		write = func(pid int) error { return writeIDMaps(pid, sb) }
@@ -125,6 +171,7 @@ func StartSandbox(p *Params) (*Started, error) {
 		unix.Close(sync[1])
 		unix.Kill(pid, unix.SIGKILL)
 		reap(pid)
+		ps.mem.reaped()
 		return nil, err
 	}
 	unix.Write(sync[1], []byte{1})
@@ -136,14 +183,16 @@ func StartSandbox(p *Params) (*Started, error) {
 	if err != nil {
 		unix.Kill(pid, unix.SIGKILL)
 		reap(pid)
+		ps.mem.reaped()
 		return nil, fmt.Errorf("launch: sandbox init: %w", err)
 	}
 	switch rep.Kind {
 	case ReportStarted:
-		ok = true
-		return &Started{InitPid: pid, Pid: credPid, Control: ctl}, nil
+		ok, keepMem = true, true
+		return &Started{InitPid: pid, Pid: credPid, Control: ctl, mem: ps.mem}, nil
 	case ReportFailed:
 		reap(pid)
+		ps.mem.reaped()
 		e := &Error{Step: Step(rep.Step), Index: int(rep.Index), Errno: syscall.Errno(rep.Errno)}
 		switch {
 		case e.Step == StepMountProgram && e.Index < len(sb.Program):
@@ -157,7 +206,58 @@ func StartSandbox(p *Params) (*Started, error) {
 	}
 	unix.Kill(pid, unix.SIGKILL)
 	reap(pid)
+	ps.mem.reaped()
 	return nil, fmt.Errorf("launch: unexpected report kind %d from sandbox init", rep.Kind)
+}
+
+// startInit starts the sandbox init: in our address space when share and
+// the architecture and kernel allow it, else as a forked copy.
+//
+// Preconditions: syscall.ForkLock is held.
+func startInit(p *prepared, share bool) (int, syscall.Errno) {
+	if sharedInit && share {
+		pid, errno := cloneShared(p)
+		// ENOSYS: no clone3 (or a seccomp filter that hides it, as
+		// container runtimes do); EINVAL: no CLONE_CLEAR_SIGHAND (before
+		// Linux 5.5). Anything else is the namespaces' answer, which a fork
+		// would get too.
+		if errno != syscall.ENOSYS && errno != syscall.EINVAL {
+			return pid, errno
+		}
+	}
+	return forkExec(p, -1)
+}
+
+// cloneShared starts the init with clone3(CLONE_VM|CLONE_CLEAR_SIGHAND) on
+// the stack in its initMem: it shares our memory, has default signal
+// dispositions where we have handlers, and inherits from runtime_BeforeFork
+// a mask that blocks every signal, which it keeps.
+//
+// Preconditions: syscall.ForkLock is held.
+//
+//go:norace
+//go:nocheckptr
+func cloneShared(p *prepared) (int, syscall.Errno) {
+	st, m := p.sb.st, p.sb.mem
+	args := &m.initArgs
+	*args = cloneArgs{
+		flags:      unix.CLONE_VM | unix.CLONE_CLEAR_SIGHAND | uint64(p.sb.cloneflags),
+		exitSignal: uint64(syscall.SIGCHLD),
+		stack:      uint64(m.initBase),
+		stackSize:  initStackSize,
+	}
+	if !m.share() {
+		return 0, syscall.ENOSYS
+	}
+	st.shared = true
+	runtime_BeforeFork()
+	pid, errno := rawClone3(args, cloneArgsSize, initEntry, p)
+	runtime_AfterFork()
+	if errno != 0 {
+		st.shared = false
+		m.unshare()
+	}
+	return int(pid), errno
 }
 
 func reap(pid int) {
@@ -257,7 +357,7 @@ func cstr(s string, emptyOK bool) (*byte, error) {
 func prepareSandbox(sb *Sandbox, pr *prepared) (*preparedSandbox, error) {
 	ps := &preparedSandbox{
 		cloneflags: sb.Cloneflags &^ unix.CSIGNAL,
-		ctl:        -1, initUID: sb.InitUID, initGID: sb.InitGID,
+		initUID:    sb.InitUID, initGID: sb.InitGID,
 		clearGroups: sb.ClearGroups, lo: sb.Loopback, timens: sb.TimeNS,
 	}
 	if sb.Hostname != "" {
@@ -273,11 +373,12 @@ func prepareSandbox(sb *Sandbox, pr *prepared) (*preparedSandbox, error) {
 	all := ^uint32(0)
 	ps.fullCaps = [2]unix.CapUserData{{Effective: all, Permitted: all, Inheritable: 0}, {Effective: all, Permitted: all}}
 	copy(ps.ifr[:], "lo")
+	var sigset uint64
 	for _, s := range append([]syscall.Signal{unix.SIGCHLD, unix.SIGIO}, sb.Signals...) {
 		if s <= 0 || s > 64 || s == unix.SIGKILL || s == unix.SIGSTOP {
 			return nil, fmt.Errorf("launch: cannot forward signal %d", s)
 		}
-		ps.sigset |= 1 << (uint(s) - 1)
+		sigset |= 1 << (uint(s) - 1)
 	}
 	// The init moves the fds it keeps above every slot, source and register.
 	ps.high = pr.nextfd + len(pr.fd) + 1
@@ -333,15 +434,162 @@ func prepareSandbox(sb *Sandbox, pr *prepared) (*preparedSandbox, error) {
 	for i := range ps.regs {
 		ps.regs[i] = -1
 	}
+	m, err := newInitMem()
+	if err != nil {
+		return nil, err
+	}
+	ps.mem, ps.st = m, m.state
+	st := m.state
+	st.ctl = -1
+	st.sigset = sigset
+	st.allMask = ^uint64(0)
+	st.origMask = threadSigmask()
 	// The Started report: rep in one iovec, our ids in SCM_CREDENTIALS with
 	// the pid filled in by the init.
-	ps.ctrl = unix.UnixCredentials(&unix.Ucred{Uid: uint32(sb.InitUID), Gid: uint32(sb.InitGID)})
-	ps.cred = (*unix.Ucred)(unsafe.Pointer(&ps.ctrl[unix.CmsgLen(0)]))
-	ps.iov = unix.Iovec{Base: (*byte)(unsafe.Pointer(&ps.rep))}
-	ps.iov.SetLen(int(unsafe.Sizeof(ps.rep)))
-	ps.msg.Iov = &ps.iov
-	ps.msg.SetIovlen(1)
-	ps.msg.Control = &ps.ctrl[0]
-	ps.msg.SetControllen(len(ps.ctrl))
+	copy(st.ctrl[:], unix.UnixCredentials(&unix.Ucred{Uid: uint32(sb.InitUID), Gid: uint32(sb.InitGID)}))
+	st.cred = (*unix.Ucred)(unsafe.Pointer(&st.ctrl[unix.CmsgLen(0)]))
+	st.iov = unix.Iovec{Base: (*byte)(unsafe.Pointer(&st.rep))}
+	st.iov.SetLen(int(unsafe.Sizeof(st.rep)))
+	st.msg.Iov = &st.iov
+	st.msg.SetIovlen(1)
+	st.msg.Control = &st.ctrl[0]
+	st.msg.SetControllen(unix.CmsgSpace(unix.SizeofUcred))
+	// The init's children (hooks, the program), when it shares our memory:
+	// vfork-like, on the second stack, with the init's signal dispositions.
+	st.child3 = cloneArgs{
+		flags:      unix.CLONE_VM | unix.CLONE_VFORK,
+		exitSignal: uint64(syscall.SIGCHLD),
+		stack:      uint64(m.childBase),
+		stackSize:  childStackSize,
+	}
 	return ps, nil
+}
+
+// threadSigmask returns the calling thread's signal mask: the mask the
+// sandbox's program and hooks start with.
+func threadSigmask() uint64 {
+	var old uint64
+	syscall.RawSyscall6(syscall.SYS_RT_SIGPROCMASK, unix.SIG_BLOCK, 0, uintptr(unsafe.Pointer(&old)), 8, 0, 0)
+	return old
+}
+
+// Sizes of a sandbox init's memory. The init and its children run nosplit
+// functions with small frames; a few pages of each stack are ever touched.
+const (
+	initStackSize  = 32 << 10
+	childStackSize = 32 << 10
+	cloneArgsSize  = 64 // CLONE_ARGS_SIZE_VER0: up to tls
+)
+
+// initMem is the memory a sandbox init owns: its initState, and the stacks
+// it and its children run on when it shares the caller's address space.
+// Layout, from the lowest address: a guard page, the children's stack, a
+// guard page, the init's stack, the state.
+type initMem struct {
+	b         []byte
+	state     *initState
+	initBase  uintptr
+	childBase uintptr
+	initArgs  cloneArgs
+	// counted: this init is one of the shared inits (see sharedInits).
+	counted bool
+}
+
+func newInitMem() (*initMem, error) {
+	pg := os.Getpagesize()
+	stateSize := (int(unsafe.Sizeof(initState{})) + pg - 1) &^ (pg - 1)
+	b, err := unix.Mmap(-1, 0, pg+childStackSize+pg+initStackSize+stateSize, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_STACK)
+	if err != nil {
+		return nil, fmt.Errorf("launch: map the init's memory: %w", err)
+	}
+	guard2 := pg + childStackSize
+	err = unix.Mprotect(b[:pg], unix.PROT_NONE)
+	if err == nil {
+		err = unix.Mprotect(b[guard2:guard2+pg], unix.PROT_NONE)
+	}
+	if err != nil {
+		unix.Munmap(b)
+		return nil, fmt.Errorf("launch: guard the init's stacks: %w", err)
+	}
+	stateAt := guard2 + pg + initStackSize
+	return &initMem{
+		b:         b,
+		state:     (*initState)(unsafe.Pointer(&b[stateAt])),
+		childBase: uintptr(unsafe.Pointer(&b[pg])),
+		initBase:  uintptr(unsafe.Pointer(&b[guard2+pg])),
+	}, nil
+}
+
+// reaped tells m that its init has been reaped.
+func (m *initMem) reaped() {
+	if m.counted {
+		m.unshare()
+	}
+}
+
+func (m *initMem) release() {
+	m.reaped()
+	if m.b != nil {
+		unix.Munmap(m.b)
+		m.b, m.state = nil, nil
+	}
+}
+
+// sharedInits counts the sandbox inits running in this process's address
+// space. The first one makes the address space non-dumpable (see
+// sandboxInit); when the last has been reaped the flag goes back to what it
+// was before the first.
+var sharedInits struct {
+	sync.Mutex
+	n        int
+	dumpable int
+}
+
+// share counts m's init as shared. It reports false when the init must be
+// a forked copy instead: when the dumpable flag cannot be read, and when
+// shared inits already run and the caller is not root. Those keep the
+// address space non-dumpable, which makes root the owner of the /proc files
+// of every task using it, this init's uid_map included: an unprivileged
+// caller could not write its id maps.
+func (m *initMem) share() bool {
+	sharedInits.Lock()
+	defer sharedInits.Unlock()
+	if sharedInits.n > 0 && os.Geteuid() != 0 {
+		return false
+	}
+	if sharedInits.n == 0 {
+		d, err := unix.PrctlRetInt(unix.PR_GET_DUMPABLE, 0, 0, 0, 0)
+		if err != nil {
+			return false
+		}
+		sharedInits.dumpable = d
+	}
+	sharedInits.n++
+	m.counted = true
+	return true
+}
+
+// forkRedump tells whether a forked child must make its copy of our memory
+// dumpable again: while shared inits run, our address space is
+// non-dumpable, a fork inherits that, and root then owns the child's /proc
+// files, so an unprivileged caller could not write its id maps. The copy is
+// made dumpable only if we were dumpable before the first shared init, so it
+// is no more exposed than we were; it is ours alone, and a sandbox init makes
+// itself non-dumpable again before anything runs in its sandbox.
+//
+// Preconditions: syscall.ForkLock is held (shared inits start under it).
+func forkRedump() bool {
+	sharedInits.Lock()
+	defer sharedInits.Unlock()
+	return sharedInits.n > 0 && sharedInits.dumpable == 1
+}
+
+func (m *initMem) unshare() {
+	sharedInits.Lock()
+	defer sharedInits.Unlock()
+	m.counted = false
+	sharedInits.n--
+	if sharedInits.n == 0 && sharedInits.dumpable != 0 {
+		unix.Prctl(unix.PR_SET_DUMPABLE, uintptr(sharedInits.dumpable), 0, 0, 0)
+	}
 }
