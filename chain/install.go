@@ -11,11 +11,12 @@ import (
 const installLinksUsage = "usage: cove install-links [--force] DIR"
 
 // InstallLinksMain implements `cove install-links [--force] DIR`; args excludes "cove" and
-// "install-links". It creates DIR/NAME -> cove's own executable for every personality in Names().
+// "install-links". It creates DIR/NAME -> cove's own executable for every personality in Names(),
+// then for each name in more (drop-in names that cove's command dispatches itself, such as dive).
 // An existing file of that name is left alone (and reported, exit 1) unless --force replaces it;
 // a link that already points at cove is fine. Exit status: 0 all links in place, 1 some name was
 // taken, 125 bad usage or a failure to create a link.
-func InstallLinksMain(args []string) int {
+func InstallLinksMain(args []string, more ...string) int {
 	force, dir := false, ""
 	for _, a := range args {
 		switch {
@@ -48,7 +49,7 @@ func InstallLinksMain(args []string) int {
 		return 125
 	}
 	status := 0
-	for _, name := range Names() {
+	for _, name := range append(Names(), more...) {
 		taken, err := installLink(self, filepath.Join(dir, name), force)
 		switch {
 		case err != nil:

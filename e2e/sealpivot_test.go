@@ -76,7 +76,8 @@ func spRun(t *testing.T, md *mode, o spOpts, prog string, args ...string) result
 	return res
 }
 
-// spLinks returns a directory holding links named seal and pivot to cove.
+// spLinks returns a directory holding the links `cove install-links` makes,
+// seal and pivot among them, after checking that they point at cove.
 func spLinks(t *testing.T) string {
 	t.Helper()
 	dir, err := worldTempDir("cove-e2e-links-")
@@ -84,9 +85,13 @@ func spLinks(t *testing.T) string {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
-	for _, n := range []string{"seal", "pivot"} {
-		if err := os.Symlink(coveBin, filepath.Join(dir, n)); err != nil {
-			t.Fatal(err)
+	if out, err := exec.Command(coveBin, "install-links", dir).CombinedOutput(); err != nil {
+		t.Fatalf("cove install-links: %v: %s", err, out)
+	}
+	self, _ := filepath.EvalSymlinks(coveBin)
+	for _, n := range []string{"seal", "pivot", "dive", "dived", "setuidgid"} {
+		if target, err := filepath.EvalSymlinks(filepath.Join(dir, n)); err != nil || target != self {
+			t.Fatalf("install-links made %s -> %q (%v), want %s", n, target, err, self)
 		}
 	}
 	return dir

@@ -25,7 +25,8 @@ namespaces; a synthetic /dev (null zero full random urandom tty, its own devpts,
 shm, /dev/console); a new /proc; a read-only /sys and the cgroup2 hierarchy
 where the kernel allows; environment container=cove (and TERM with a console);
 every capability of the container's user namespace, no_new_privs and the
-default seccomp policy. The host root is pivoted away and detached.
+default seccomp policy with mounting allowed. The host root is pivoted away
+and detached.
 
 Ids: you are uid and gid 0 inside. The ids /etc/subuid and /etc/subgid
 delegate to you are mapped at 1, 2, ... (newuidmap/newgidmap, Debian package

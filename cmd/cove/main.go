@@ -49,7 +49,7 @@ func commands() []command {
 		{"seal", "run a program from a sealed in-memory copy of itself (CVE-2019-5736)", sealMain},
 		{"pivot", "make a directory the root of this mount namespace, detaching the old root", pivotMain},
 		{"exec", "change process attributes (user, groups, caps, limits, root...) and exec a command in place", func(a []string, _, _ io.Writer) int { return chain.ExecMain(a) }},
-		{"install-links", "create links named after the drop-in tools (setuidgid, envdir, chpst, ...)", func(a []string, _, _ io.Writer) int { return chain.InstallLinksMain(a) }},
+		{"install-links", "create links named after the drop-in tools (setuidgid, envdir, chpst, ...)", func(a []string, _, _ io.Writer) int { return chain.InstallLinksMain(a, "dive", "dived", "seal", "pivot") }},
 		{"audit", "report a process's isolation: namespaces, ids, capabilities, seccomp, limits", audit.Main},
 		{"version", "print cove's version", versionMain},
 		{"help", "list commands, or show one command's help", nil},
@@ -111,9 +111,10 @@ Commands:
 	}
 	fmt.Fprint(w, `
 Run 'cove COMMAND --help' for a command's options. Documentation: docs/ in
-the source tree. Invoked through a link named setuidgid, envuidgid, envdir,
-softlimit, setlock, chpst, s6-* or setuidgid-fromenv, cove behaves as that
-tool ('cove install-links DIR' creates the links).
+the source tree. Invoked through a link named dive, dived, seal, pivot,
+setuidgid, envuidgid, envdir, softlimit, setlock, pgrphack, chpst, s6-* or
+setuidgid-fromenv, cove behaves as that tool, with its syntax and exit codes
+('cove install-links DIR' creates the links).
 
 Example: cove run -- sh -c 'id; hostname; ls /'
 `)
