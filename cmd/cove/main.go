@@ -49,7 +49,9 @@ func commands() []command {
 		{"seal", "run a program from a sealed in-memory copy of itself (CVE-2019-5736)", sealMain},
 		{"pivot", "make a directory the root of this mount namespace, detaching the old root", pivotMain},
 		{"exec", "change process attributes (user, groups, caps, limits, root...) and exec a command in place", func(a []string, _, _ io.Writer) int { return chain.ExecMain(a) }},
-		{"install-links", "create links named after the drop-in tools (setuidgid, envdir, chpst, ...)", func(a []string, _, _ io.Writer) int { return chain.InstallLinksMain(a, "dive", "dived", "seal", "pivot") }},
+		{"install-links", "create links named after the drop-in tools (setuidgid, envdir, chpst, ...)", func(a []string, _, _ io.Writer) int {
+			return chain.InstallLinksMain(a, "dive", "dived", "seal", "pivot")
+		}},
 		{"audit", "report a process's isolation: namespaces, ids, capabilities, seccomp, limits", audit.Main},
 		{"version", "print cove's version", versionMain},
 		{"help", "list commands, or show one command's help", nil},
