@@ -65,7 +65,7 @@ func (a Action) String() string {
 	case ActAllow:
 		return "allow"
 	case ActErrno:
-		for name, n := range errnoNames {
+		for name, n := range errnoNames() {
 			if n == a.Errno && unix.ErrnoName(unix.Errno(n)) == name {
 				return "errno " + name
 			}
@@ -85,7 +85,7 @@ func (a Action) String() string {
 
 // parseErrno accepts an errno name (EPERM) or a decimal number 0..4095.
 func parseErrno(tok string) (uint16, error) {
-	if n, ok := errnoNames[tok]; ok {
+	if n, ok := errnoNames()[tok]; ok {
 		return n, nil
 	}
 	n, err := strconv.ParseUint(tok, 10, 16)

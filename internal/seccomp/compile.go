@@ -104,7 +104,7 @@ func (p *Policy) segments(a *archInfo) ([]segment, error) {
 				if !ok {
 					continue // not a system call on this architecture
 				}
-				perNr[nr] = append(perNr[nr], check{conds: r.Conds, narrow: narrowArgs[call], action: r.Action})
+				perNr[nr] = append(perNr[nr], check{conds: r.Conds, narrow: narrowArgs()[call], action: r.Action})
 			}
 		}
 	}

@@ -105,7 +105,7 @@ func familyRule(fams []string) (Rule, error) {
 		for name := range strings.SplitSeq(f, ",") {
 			name = strings.ToLower(strings.TrimSpace(name))
 			name = strings.TrimPrefix(name, "af_")
-			v, ok := addressFamilies[name]
+			v, ok := addressFamilies()[name]
 			if !ok {
 				if name == "" {
 					return Rule{}, errors.New("--restrict-address-families: empty family name")

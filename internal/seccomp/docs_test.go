@@ -20,8 +20,8 @@ func generatedSections() map[string]string {
 	g.WriteString("| group | members (nested groups expand in place) | calls on x86_64 / aarch64 |\n| --- | --- | --- |\n")
 	x86, arm := archs()["x86_64"], archs()["aarch64"]
 	for _, name := range GroupNames() {
-		members := make([]string, len(groupDefs[name]))
-		for i, m := range groupDefs[name] {
+		members := make([]string, len(groupDefs()[name]))
+		for i, m := range groupDefs()[name] {
 			members[i] = "`" + m + "`"
 		}
 		all, _ := expandName(name)
@@ -36,12 +36,12 @@ func generatedSections() map[string]string {
 		}
 		fmt.Fprintf(&g, "| `%s` | %s | %d / %d |\n", name, strings.Join(members, " "), nx, na)
 	}
-	fams := make([]string, 0, len(addressFamilies))
-	for f := range addressFamilies {
+	fams := make([]string, 0, len(addressFamilies()))
+	for f := range addressFamilies() {
 		fams = append(fams, f)
 	}
 	slices.SortFunc(fams, func(a, b string) int {
-		if d := int(addressFamilies[a]) - int(addressFamilies[b]); d != 0 {
+		if d := int(addressFamilies()[a]) - int(addressFamilies()[b]); d != 0 {
 			return d
 		}
 		return strings.Compare(a, b)
@@ -51,7 +51,7 @@ func generatedSections() map[string]string {
 		if i > 0 {
 			f.WriteString(", ")
 		}
-		fmt.Fprintf(&f, "`%s` (%d)", name, addressFamilies[name])
+		fmt.Fprintf(&f, "`%s` (%d)", name, addressFamilies()[name])
 	}
 	f.WriteString("\n")
 	return map[string]string{

@@ -19,7 +19,7 @@ func TestRequiredGroupsExist(t *testing.T) {
 // TestGroupMembersAreKnown keeps the definitions free of typos and of calls
 // that exist on no architecture in our tables.
 func TestGroupMembersAreKnown(t *testing.T) {
-	for g, members := range groupDefs {
+	for g, members := range groupDefs() {
 		for _, m := range members {
 			if _, err := expandName(m); err != nil {
 				t.Errorf("%s: %v", g, err)
@@ -95,8 +95,8 @@ func TestNamedValuesMatchUnix(t *testing.T) {
 		"SOCK_SEQPACKET": unix.SOCK_SEQPACKET,
 	}
 	for name, v := range want {
-		if namedValues[name] != v {
-			t.Errorf("%s = %#x, unix says %#x", name, namedValues[name], v)
+		if namedValues()[name] != v {
+			t.Errorf("%s = %#x, unix says %#x", name, namedValues()[name], v)
 		}
 	}
 	fams := map[string]uint64{"unix": unix.AF_UNIX, "inet": unix.AF_INET, "inet6": unix.AF_INET6,
@@ -105,14 +105,14 @@ func TestNamedValuesMatchUnix(t *testing.T) {
 		"tipc": unix.AF_TIPC, "rds": unix.AF_RDS, "kcm": unix.AF_KCM, "smc": unix.AF_SMC,
 		"mctp": unix.AF_MCTP, "qipcrtr": unix.AF_QIPCRTR, "x25": unix.AF_X25, "ax25": unix.AF_AX25}
 	for name, v := range fams {
-		if addressFamilies[name] != v {
-			t.Errorf("AF %s = %d, unix says %d", name, addressFamilies[name], v)
+		if addressFamilies()[name] != v {
+			t.Errorf("AF %s = %d, unix says %d", name, addressFamilies()[name], v)
 		}
 	}
 }
 
 func TestErrnoNamesMatchUnix(t *testing.T) {
-	for name, n := range errnoNames {
+	for name, n := range errnoNames() {
 		switch name {
 		case "EWOULDBLOCK", "EDEADLOCK", "EOPNOTSUPP", "ENOTSUP":
 			continue

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // ParseError reports a problem on one line of a policy.
@@ -87,7 +88,7 @@ func parseRule(toks []string) (Rule, error) {
 	if colon < 0 {
 		a, names, err := parseAction(toks)
 		if err != nil {
-			if _, ok := actionArity[toks[0]]; !ok && knownSyscall(toks[0]) {
+			if _, ok := actionArity()[toks[0]]; !ok && knownSyscall(toks[0]) {
 				return Rule{}, fmt.Errorf("unknown action %q: a rule starts with an action (\"deny %s\") or ends with one after conditions (\"%s arg0 == 1: deny\")", toks[0], toks[0], toks[0])
 			}
 			return Rule{}, err
@@ -145,16 +146,18 @@ func checkNames(r Rule) error {
 }
 
 // actionArity maps action keywords to the number of operand tokens they take.
-var actionArity = map[string]int{
-	"allow": 0, "deny": 0, "errno": 1, "kill-process": 0, "kill-thread": 0, "trap": 0, "log": 0,
-}
+var actionArity = sync.OnceValue(func() map[string]int {
+	return map[string]int{
+		"allow": 0, "deny": 0, "errno": 1, "kill-process": 0, "kill-thread": 0, "trap": 0, "log": 0,
+	}
+})
 
 // parseAction parses an action at the start of toks and returns the rest.
 func parseAction(toks []string) (Action, []string, error) {
 	if len(toks) == 0 {
 		return Action{}, nil, errors.New("missing action: want allow, deny, errno N|ENAME, kill-process, kill-thread, trap or log")
 	}
-	arity, ok := actionArity[toks[0]]
+	arity, ok := actionArity()[toks[0]]
 	if !ok {
 		return Action{}, nil, fmt.Errorf("unknown action %q: want allow, deny, errno N|ENAME, kill-process, kill-thread, trap or log", toks[0])
 	}
@@ -205,7 +208,9 @@ func parseConds(toks []string) ([]Cond, error) {
 	}
 }
 
-var ops = map[string]Op{"==": OpEq, "!=": OpNe, "<": OpLt, "<=": OpLe, ">": OpGt, ">=": OpGe}
+var ops = sync.OnceValue(func() map[string]Op {
+	return map[string]Op{"==": OpEq, "!=": OpNe, "<": OpLt, "<=": OpLe, ">": OpGt, ">=": OpGe}
+})
 
 func parseCond(toks []string) (Cond, []string, error) {
 	var c Cond
@@ -233,7 +238,7 @@ func parseCond(toks []string) (Cond, []string, error) {
 	if len(toks) == 0 {
 		return c, nil, fmt.Errorf("missing operator after %q", a)
 	}
-	op, ok := ops[toks[0]]
+	op, ok := ops()[toks[0]]
 	if !ok {
 		return c, nil, fmt.Errorf("bad operator %q: want ==, !=, <, <=, > or >=", toks[0])
 	}
@@ -272,11 +277,11 @@ func parseValue(tok string) (uint64, error) {
 }
 
 func namedValue(name string) (uint64, bool) {
-	if v, ok := namedValues[name]; ok {
+	if v, ok := namedValues()[name]; ok {
 		return v, true
 	}
 	if fam, ok := strings.CutPrefix(name, "AF_"); ok {
-		v, ok := addressFamilies[strings.ToLower(fam)]
+		v, ok := addressFamilies()[strings.ToLower(fam)]
 		return v, ok
 	}
 	return 0, false
