@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/covebox/cove/internal/caps"
 	"github.com/covebox/cove/internal/idmap"
 	"github.com/covebox/cove/internal/launch"
 	"github.com/covebox/cove/internal/mount"
@@ -347,15 +348,11 @@ func expandHome(p, home string) string {
 }
 
 func lastCapability() (int, error) {
-	b, err := os.ReadFile("/proc/sys/kernel/cap_last_cap")
+	c, err := caps.Last()
 	if err != nil {
 		return 0, fmt.Errorf("read cap_last_cap: %w", err)
 	}
-	n, err := strconv.Atoi(strings.TrimSpace(string(b)))
-	if err != nil || n < 0 || n > 63 {
-		return 0, fmt.Errorf("cap_last_cap: unexpected %q", b)
-	}
-	return n, nil
+	return int(c), nil
 }
 
 func errnoOf(err error) syscall.Errno {

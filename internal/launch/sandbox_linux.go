@@ -318,9 +318,24 @@ func writeIDMaps(pid int, sb *Sandbox) error {
 // privileged in the parent user namespace.
 func WriteIDMaps(pid int, uidMap, gidMap []syscall.SysProcIDMap, setgroups bool) error {
 	dir := "/proc/" + strconv.Itoa(pid) + "/"
+	// Plain system calls: an *os.File would try (and fail) to register each
+	// file with the runtime's poller first.
 	write := func(name, data string) error {
-		if err := os.WriteFile(dir+name, []byte(data), 0); err != nil {
-			return fmt.Errorf("write %s: %w", name, err)
+		op := "open"
+		fd, err := unix.Open(dir+name, unix.O_WRONLY|unix.O_CLOEXEC, 0)
+		if err == nil {
+			op = "write"
+			var n int
+			n, err = unix.Write(fd, []byte(data))
+			if cerr := unix.Close(fd); err == nil {
+				err = cerr
+			}
+			if err == nil && n != len(data) {
+				err = unix.EIO
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("write %s: %w", name, &os.PathError{Op: op, Path: dir + name, Err: err})
 		}
 		return nil
 	}
@@ -345,13 +360,29 @@ func formatMap(m []syscall.SysProcIDMap) string {
 	return b.String()
 }
 
-// cstr returns a NUL-terminated copy of s, or a pointer to "" when s is
+// cstrings holds NUL-terminated copies of strings in one allocation.
+type cstrings struct{ buf []byte }
+
+// reserve makes room for strings of n bytes in all, NULs included; add must
+// not be asked for more, so that the buffer never moves under the pointers
+// it has handed out.
+func (c *cstrings) reserve(n int) { c.buf = make([]byte, 0, n) }
+
+// add returns a NUL-terminated copy of s, or a pointer to "" when s is
 // empty and emptyOK, or nil.
-func cstr(s string, emptyOK bool) (*byte, error) {
+func (c *cstrings) add(s string, emptyOK bool) (*byte, error) {
 	if s == "" && !emptyOK {
 		return nil, nil
 	}
-	return syscall.BytePtrFromString(s)
+	if strings.IndexByte(s, 0) >= 0 {
+		return nil, syscall.EINVAL
+	}
+	if len(c.buf)+len(s)+1 > cap(c.buf) {
+		return nil, errors.New("launch: C string space exhausted") // a bug in reserve's caller
+	}
+	at := len(c.buf)
+	c.buf = append(append(c.buf, s...), 0)
+	return &c.buf[at], nil
 }
 
 func prepareSandbox(sb *Sandbox, pr *prepared) (*preparedSandbox, error) {
@@ -383,6 +414,13 @@ func prepareSandbox(sb *Sandbox, pr *prepared) (*preparedSandbox, error) {
 	// The init moves the fds it keeps above every slot, source and register.
 	ps.high = pr.nextfd + len(pr.fd) + 1
 	maxReg := -1
+	var strs cstrings
+	n := 0
+	for _, in := range sb.Program {
+		n += len(in.S1) + len(in.S2) + len(in.S3) + len(in.S4) + 4
+	}
+	strs.reserve(n)
+	ps.insns = make([]rawInsn, 0, len(sb.Program))
 	for i, in := range sb.Program {
 		ri := rawInsn{op: in.Op, r: in.R, a: in.A, b: in.B, flags: in.Flags, flags2: in.Flags2, ignore: in.Ignore, skip: in.SkipOnFail, index: in.Index}
 		for _, r := range []int{in.R, in.A, in.B} {
@@ -394,16 +432,19 @@ func prepareSandbox(sb *Sandbox, pr *prepared) (*preparedSandbox, error) {
 		// Path operands that may legitimately be "" (AT_EMPTY_PATH,
 		// move_mount) get a real empty string; others nil when empty.
 		emptyOK := in.Op == OpOpenTree || in.Op == OpSetattr || in.Op == OpMoveMount
-		if ri.s1, err = cstr(in.S1, emptyOK); err != nil {
+		// OpWrite's S1 is file data, passed with its length (below).
+		if in.Op != OpWrite {
+			if ri.s1, err = strs.add(in.S1, emptyOK); err != nil {
+				return nil, fmt.Errorf("launch: instruction %d: %w", i, err)
+			}
+		}
+		if ri.s2, err = strs.add(in.S2, false); err != nil {
 			return nil, fmt.Errorf("launch: instruction %d: %w", i, err)
 		}
-		if ri.s2, err = cstr(in.S2, false); err != nil {
+		if ri.s3, err = strs.add(in.S3, false); err != nil {
 			return nil, fmt.Errorf("launch: instruction %d: %w", i, err)
 		}
-		if ri.s3, err = cstr(in.S3, false); err != nil {
-			return nil, fmt.Errorf("launch: instruction %d: %w", i, err)
-		}
-		if ri.s4, err = cstr(in.S4, false); err != nil {
+		if ri.s4, err = strs.add(in.S4, false); err != nil {
 			return nil, fmt.Errorf("launch: instruction %d: %w", i, err)
 		}
 		switch in.Op {
