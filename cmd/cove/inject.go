@@ -7,13 +7,10 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"syscall"
-	"unsafe"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/covebox/cove"
 	"github.com/covebox/cove/internal/registry"
+	"github.com/covebox/cove/internal/seal"
 	"github.com/covebox/cove/internal/stage"
 	"github.com/covebox/cove/spec"
 )
@@ -190,20 +187,10 @@ func reexecSealed(stderr io.Writer) int {
 		fmt.Fprintf(stderr, "cove inject: %v\n", err)
 		return exitSetup
 	}
-	// The memfd is close-on-exec; execveat with AT_EMPTY_PATH on it keeps
-	// argv[0] and needs no /proc.
-	env := append(os.Environ(), sealedEnv+"=1")
-	argv, err := syscall.SlicePtrFromStrings(os.Args)
-	if err == nil {
-		var envv []*byte
-		envv, err = syscall.SlicePtrFromStrings(env)
-		if err == nil {
-			empty := []byte{0}
-			_, _, errno := unix.Syscall6(unix.SYS_EXECVEAT, f.Fd(), uintptr(unsafe.Pointer(&empty[0])),
-				uintptr(unsafe.Pointer(&argv[0])), uintptr(unsafe.Pointer(&envv[0])), unix.AT_EMPTY_PATH, 0)
-			err = errno
-		}
-	}
+	// seal.Exec (execveat AT_EMPTY_PATH on the close-on-exec memfd) keeps
+	// argv[0], needs no /proc, and hands the re-executed cove the caller's
+	// open-file limit rather than the one Go raised at start-up.
+	err = seal.Exec(f, os.Args, append(os.Environ(), sealedEnv+"=1"))
 	fmt.Fprintf(stderr, "cove inject: re-execute from a sealed copy: %v\n", err)
 	return exitSetup
 }
