@@ -1,12 +1,10 @@
 package server
 
 import (
+	"errors"
 	"fmt"
 	"net"
-	"os"
-	"os/user"
 	"strconv"
-	"strings"
 
 	"golang.org/x/sys/unix"
 )
@@ -18,13 +16,18 @@ type Peer struct {
 	// User is the login name of UID from the host's passwd database, or ""
 	// when it has none.
 	User string
+	// Groups is initgroups(User, GID) over the host's group database (GID
+	// first); filled by the server when a policy needs it.
+	Groups []uint32
 	// PidFD says SO_PEERPIDFD confirmed that PID is still the connecting
 	// process (kernel 6.5+); false when the kernel lacks it.
 	PidFD bool
 }
 
-// peerOf reads SO_PEERCRED (and SO_PEERPIDFD when the kernel has it, to make
-// sure PID still names the process that connected).
+// peerOf reads SO_PEERCRED, and SO_PEERPIDFD when the kernel has it: a
+// pidfd pins the process that connected, so signalling it with signal 0
+// tells whether PID still names that process (ESRCH once it has exited and
+// the number may have been reused). No /proc file is read.
 func peerOf(c *net.UnixConn) (Peer, error) {
 	rc, err := c.SyscallConn()
 	if err != nil {
@@ -50,32 +53,17 @@ func peerOf(c *net.UnixConn) (Peer, error) {
 	}
 	p := Peer{UID: cred.Uid, GID: cred.Gid, PID: cred.Pid}
 	if pidfd >= 0 {
-		// The pidfd pins the process: its fdinfo names the pid, or -1 once
-		// the client has exited (its pid may then be reused).
-		if pid, ok := pidfdPID(pidfd); ok && pid == int(cred.Pid) {
+		err := unix.PidfdSendSignal(pidfd, 0, nil, 0)
+		unix.Close(pidfd)
+		switch {
+		case err == nil || errors.Is(err, unix.EPERM):
+			// Alive (EPERM: alive, and not ours to signal).
 			p.PidFD = true
-		} else if ok && pid <= 0 {
-			unix.Close(pidfd)
+		case errors.Is(err, unix.ESRCH):
 			return Peer{}, fmt.Errorf("peer credentials: client pid %d exited", cred.Pid)
 		}
-		unix.Close(pidfd)
 	}
 	return p, nil
-}
-
-// pidfdPID reads the "Pid:" line of a pidfd's fdinfo.
-func pidfdPID(fd int) (int, bool) {
-	b, err := os.ReadFile("/proc/self/fdinfo/" + strconv.Itoa(fd))
-	if err != nil {
-		return 0, false
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "Pid:"); ok {
-			n, err := strconv.Atoi(strings.TrimSpace(v))
-			return n, err == nil
-		}
-	}
-	return 0, false
 }
 
 // identity is the resolved user a program runs as.
@@ -85,86 +73,55 @@ type identity struct {
 	groups   []uint32
 }
 
-// lookupUser resolves a user name or number in the host database.
-func lookupUser(s string) (*user.User, error) {
-	if _, err := strconv.ParseUint(s, 10, 32); err == nil {
-		u, err := user.LookupId(s)
-		if err != nil {
-			return &user.User{Uid: s, Gid: s}, nil // a bare number needs no entry
+// lookupUser resolves a user name or number in the host database. A bare
+// number needs no entry (its gid is then the same number, as dived's
+// sscanf path left it).
+func (db *hostDB) lookupUser(s string) (pwEntry, error) {
+	if n, err := strconv.ParseUint(s, 10, 32); err == nil {
+		if e, err := db.userByID(uint32(n)); err == nil {
+			return e, nil
 		}
-		return u, nil
+		return pwEntry{uid: uint32(n), gid: uint32(n)}, nil
 	}
-	u, err := user.Lookup(s)
+	e, err := db.userByName(s)
 	if err != nil {
-		return nil, fmt.Errorf("user %q: %w", s, err)
+		return pwEntry{}, fmt.Errorf("user %q: %w", s, err)
 	}
-	return u, nil
+	return e, nil
 }
 
 // lookupGroup resolves a group name or number.
-func lookupGroup(s string) (uint32, error) {
+func (db *hostDB) lookupGroup(s string) (uint32, error) {
 	if n, err := strconv.ParseUint(s, 10, 32); err == nil {
 		return uint32(n), nil
 	}
-	g, err := user.LookupGroup(s)
+	g, err := db.groupID(s)
 	if err != nil {
 		return 0, fmt.Errorf("group %q: %w", s, err)
 	}
-	n, err := strconv.ParseUint(g.Gid, 10, 32)
-	if err != nil {
-		return 0, fmt.Errorf("group %q: gid %q: %w", s, g.Gid, err)
-	}
-	return uint32(n), nil
-}
-
-// groupsOf is initgroups(name, gid) over the host's group database: gid and
-// every group of /etc/group that lists name. It runs in the server, never
-// inside a root the client chose (dived bug 1).
-func groupsOf(name string, gid uint32) []uint32 {
-	out := []uint32{gid}
-	if name == "" {
-		return out
-	}
-	b, err := os.ReadFile("/etc/group")
-	if err != nil {
-		return out
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		f := strings.Split(line, ":")
-		if len(f) != 4 {
-			continue
-		}
-		n, err := strconv.ParseUint(f[2], 10, 32)
-		if err != nil || uint32(n) == gid {
-			continue
-		}
-		for _, m := range strings.Split(f[3], ",") {
-			if m == name {
-				out = append(out, uint32(n))
-				break
-			}
-		}
-	}
-	return out
+	return g, nil
 }
 
 // resolveIdentity decides who the program runs as: the peer (uid and gid
 // exactly as SO_PEERCRED reports them, groups from the host database) or
 // the policy's user and groups.
-func (p *Policy) resolveIdentity(peer Peer) (identity, error) {
+func (s *Server) resolveIdentity(peer Peer) (identity, error) {
+	p := &s.cfg.Policy
 	if p.User == "" {
-		return identity{uid: int(peer.UID), gid: int(peer.GID), name: peer.User, groups: groupsOf(peer.User, peer.GID)}, nil
+		groups := peer.Groups
+		if groups == nil {
+			groups = s.db.groupsOf(peer.User, peer.GID)
+		}
+		return identity{uid: int(peer.UID), gid: int(peer.GID), name: peer.User, groups: groups}, nil
 	}
-	u, err := lookupUser(p.User)
+	u, err := s.db.lookupUser(p.User)
 	if err != nil {
 		return identity{}, err
 	}
-	uid, _ := strconv.Atoi(u.Uid)
-	gid, _ := strconv.Atoi(u.Gid)
-	id := identity{uid: uid, gid: gid, name: u.Username}
+	id := identity{uid: int(u.uid), gid: int(u.gid), name: u.name}
 	if len(p.Groups) > 0 {
 		for _, g := range p.Groups {
-			n, err := lookupGroup(g)
+			n, err := s.db.lookupGroup(g)
 			if err != nil {
 				return identity{}, err
 			}
@@ -173,6 +130,6 @@ func (p *Policy) resolveIdentity(peer Peer) (identity, error) {
 		id.gid = int(id.groups[0])
 		return id, nil
 	}
-	id.groups = groupsOf(id.name, uint32(gid))
+	id.groups = s.db.groupsOf(id.name, u.gid)
 	return id, nil
 }
