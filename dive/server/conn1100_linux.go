@@ -2,13 +2,14 @@ package server
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"os"
-	"os/exec"
 	"time"
 
 	"github.com/covebox/cove/dive/proto1100"
+	"github.com/covebox/cove/internal/launch"
 	"golang.org/x/sys/unix"
 )
 
@@ -98,6 +99,11 @@ func (s *Server) serve1100(c *net.UnixConn, sock *proto1100.Socket, enc *proto11
 	if relay != nil {
 		relay.Close()
 	}
+	if ch.lost {
+		// As a dived whose helper died: dive reports the server failed.
+		log.Warn("the program's end was not observed: the -D helper ended first", "pid", ch.pid)
+		return
+	}
 	if err := enc.WriteExit(proto1100.Exit{Status: diveStatus(ch.ws)}); err != nil {
 		log.Info("exit status not delivered", "err", err)
 	}
@@ -159,52 +165,44 @@ func (s *Server) tellClient(j *job, err error) {
 	}()
 }
 
-// authenticate runs the policy's auth program (dived -a) with the client's
-// fds 0-2 as its stdio and the DIVE_* variables set, as the server's user.
+// authenticate runs the policy's auth program (dived -a) as the server's
+// user: `/bin/sh -c CMD` with the client's fds 0-2 as its stdio (closed
+// where the client's are) and the DIVE_* variables set. It goes through the
+// launcher like every other child, so a reaping server (ReapChildren) sees
+// it too.
 func (s *Server) authenticate(j *job) error {
 	p := &s.cfg.Policy
 	if p.Auth == "" {
 		return nil
 	}
-	cmd := exec.Command("/bin/sh", "-c", p.Auth)
-	cmd.Env = DiveEnv(os.Environ(), j.peer)
-	var files []*os.File
-	for i := 0; i < 3; i++ {
-		fd := j.clientFD(i)
-		if fd < 0 {
-			files = append(files, nil)
-			continue
-		}
-		d, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 0)
-		if err != nil {
-			files = append(files, nil)
-			continue
-		}
-		files = append(files, os.NewFile(uintptr(d), "client"))
+	env := p.ServerEnv
+	if env == nil {
+		env = os.Environ()
 	}
-	defer func() {
-		for _, f := range files {
-			if f != nil {
-				f.Close()
-			}
-		}
-	}()
-	if files[0] != nil {
-		cmd.Stdin = files[0]
+	pid, err := launch.Start(&launch.Params{
+		Path: []string{"/bin/sh"}, Argv: []string{"sh", "-c", p.Auth}, Env: DiveEnv(env, j.peer),
+		Files: []int{j.clientFD(0), j.clientFD(1), j.clientFD(2)},
+		UID:   -1, GID: -1, Umask: -1, LandlockFD: -1, LastCap: int(s.lastCap),
+	})
+	if err != nil {
+		return fmt.Errorf("start the authentication program: %w", err)
 	}
-	if files[1] != nil {
-		cmd.Stdout = files[1]
-	}
-	if files[2] != nil {
-		cmd.Stderr = files[2]
-	}
+	c := s.watch(pid, false)
 	if p.AuthTimeout > 0 {
-		if err := cmd.Start(); err != nil {
-			return err
-		}
-		t := time.AfterFunc(p.AuthTimeout, func() { cmd.Process.Kill() })
+		t := time.AfterFunc(p.AuthTimeout, func() { c.signal(unix.SIGKILL, false) })
 		defer t.Stop()
-		return cmd.Wait()
 	}
-	return cmd.Run()
+	<-c.done
+	if c.ws.Signaled() || c.ws.ExitStatus() != 0 {
+		return fmt.Errorf("the authentication program refused (%s)", describeStatus(c.ws))
+	}
+	return nil
+}
+
+// describeStatus is a wait status in words.
+func describeStatus(ws unix.WaitStatus) string {
+	if ws.Signaled() {
+		return "killed by " + ws.Signal().String()
+	}
+	return fmt.Sprintf("exit status %d", ws.ExitStatus())
 }

@@ -138,6 +138,10 @@ func (s *Server) serveNative(c *net.UnixConn, peer Peer, log *slog.Logger) {
 				if detach || werr != nil || s.cfg.Policy.NoWait {
 					return
 				}
+				if ch.lost {
+					sendErr(stream, "daemon", 0, "the program's end was not observed: the -D helper ended first")
+					return
+				}
 				x := wire.Exit{}
 				if ch.ws.Signaled() {
 					x.Signal, x.CoreDumped = uint32(ch.ws.Signal()), ch.ws.CoreDump()

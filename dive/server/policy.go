@@ -92,8 +92,13 @@ type Policy struct {
 	Rlimits                 []Rlimit
 	NoSetsid, NoCtty        bool // -S, -T
 	Signals                 SignalMode
-	NoWait                  bool   // -w: never report the end
-	Auth                    string // -a: a shell command run per connection; non-zero drops the client
+	NoWait                  bool // -w: never report the end
+	// Daemon (-D) starts every program under a daemon(0,0)-style helper:
+	// not a descendant of the server, outside its session, in "/" unless
+	// the client's or -h's directory is used, /dev/null for -O (see
+	// DaemonHelperMain).
+	Daemon bool
+	Auth   string // -a: a shell command run per connection; non-zero drops the client
 	// AuthTimeout bounds the auth program (0: no bound; it may ask the
 	// user something on the client's terminal).
 	AuthTimeout time.Duration

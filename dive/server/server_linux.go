@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -37,6 +36,13 @@ type Config struct {
 	// Logger receives one record per connection and per failure; nil
 	// discards.
 	Logger *slog.Logger
+	// ReapChildren makes the server wait for every child of the process,
+	// not only the programs it started: required when it is PID 1 of a PID
+	// namespace (dived -s pid) or a child subreaper, where orphaned
+	// descendants are reparented to it and would stay zombies.
+	// Precondition: nothing else in the process waits for children (os/exec
+	// included), and no other Server of the process sets it.
+	ReapChildren bool
 }
 
 // Server serves dive clients. Create it with New.
@@ -46,6 +52,11 @@ type Server struct {
 	lastCap caps.Cap
 	euid    int
 	egid    int
+	db      *hostDB
+	reaper  *reaper
+	// peerGroups: the policy needs the peer's groups from the host
+	// database (an allowlist by gid, or programs run as the peer).
+	peerGroups bool
 
 	sem   chan struct{}
 	wg    sync.WaitGroup
@@ -66,14 +77,20 @@ func New(cfg Config) (*Server, error) {
 	}
 	log := cfg.Logger
 	if log == nil {
-		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+		log = slog.New(slog.DiscardHandler)
 	}
 	last, err := caps.Last()
 	if err != nil {
 		return nil, fmt.Errorf("last capability: %w", err)
 	}
-	return &Server{cfg: cfg, log: log, lastCap: last, euid: os.Geteuid(), egid: os.Getegid(),
-		sem: make(chan struct{}, cfg.MaxClients), conns: map[*net.UnixConn]struct{}{}}, nil
+	s := &Server{cfg: cfg, log: log, lastCap: last, euid: os.Geteuid(), egid: os.Getegid(), db: newHostDB(),
+		sem: make(chan struct{}, cfg.MaxClients), conns: map[*net.UnixConn]struct{}{}}
+	s.peerGroups = (cfg.Allow != nil && !cfg.Allow.Any && len(cfg.Allow.GIDs) > 0) ||
+		(!cfg.Policy.NoSetuid && cfg.Policy.User == "")
+	if cfg.ReapChildren {
+		s.reaper = newReaper()
+	}
+	return s, nil
 }
 
 // Serve accepts connections on ln until Shutdown or an accept error. It
@@ -179,10 +196,17 @@ func (s *Server) ServeConn(c *net.UnixConn) {
 		s.log.Warn("connection refused", "err", err)
 		return
 	}
-	if u, err := userName(peer.UID); err == nil {
-		peer.User = u
+	if u, err := s.db.userByID(peer.UID); err == nil {
+		peer.User = u.name
 	}
-	log := s.log.With("peer_uid", peer.UID, "peer_gid", peer.GID, "peer_pid", peer.PID)
+	if s.peerGroups {
+		peer.Groups = s.db.groupsOf(peer.User, peer.GID)
+	}
+	log := s.log
+	if log.Enabled(context.Background(), slog.LevelWarn) {
+		// Only a logger that writes builds the per-connection attributes.
+		log = log.With("peer_uid", peer.UID, "peer_gid", peer.GID, "peer_pid", peer.PID)
+	}
 	if s.cfg.Allow != nil && !s.cfg.Allow.Permits(peer) {
 		log.Warn("connection refused: peer not in the allowlist")
 		return

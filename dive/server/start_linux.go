@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 
 	"github.com/covebox/cove/internal/launch"
@@ -324,19 +323,18 @@ func (s *Server) params(j *job) (*launch.Params, func(), error) {
 	}
 
 	if !p.NoSetuid {
-		id, err := p.resolveIdentity(j.peer)
+		id, err := s.resolveIdentity(j.peer)
 		if err != nil {
 			return fail(startErr("identity", err))
 		}
 		same := id.uid == s.euid && id.gid == s.egid && len(p.Groups) == 0
 		if p.EffectiveUser != "" {
-			eu, err := lookupUser(p.EffectiveUser)
+			eu, err := s.db.lookupUser(p.EffectiveUser)
 			if err != nil {
 				return fail(startErr("identity", err))
 			}
 			lp.SetEffective = true
-			lp.EUID, _ = strconv.Atoi(eu.Uid)
-			lp.EGID, _ = strconv.Atoi(eu.Gid)
+			lp.EUID, lp.EGID = int(eu.uid), int(eu.gid)
 			same = false
 		}
 		if !same {
@@ -381,143 +379,6 @@ func cttySlot(term int, files []int) (int, bool) {
 		}
 	}
 	return 0, false
-}
-
-// child is a started program.
-type child struct {
-	pid   int
-	pgrp  bool     // it leads its own process group (new session)
-	pidfd *os.File // nil when the kernel has no pidfd_open
-	done  chan struct{}
-	ws    unix.WaitStatus
-
-	mu     sync.Mutex
-	exited bool
-}
-
-// start launches the job's program. The job's descriptors stay open; the
-// caller closes them once start returns.
-func (s *Server) start(j *job) (*child, error) {
-	lp, cleanup, err := s.params(j)
-	if err != nil {
-		return nil, err
-	}
-	defer cleanup()
-	if j.winsize != nil && j.terminal >= 0 {
-		_ = unix.IoctlSetWinsize(j.terminal, unix.TIOCSWINSZ, j.winsize)
-	}
-	pid, err := launch.Start(lp)
-	if err != nil && lp.Setctty && isStep(err, launch.StepSetctty) {
-		// The terminal is another session's controlling terminal (the
-		// caller's shell). cove never steals it (dived bug 15): the program
-		// runs without a controlling terminal instead.
-		lp.Setctty = false
-		pid, err = launch.Start(lp)
-	}
-	if err != nil {
-		var le *launch.Error
-		if errors.As(err, &le) {
-			name := launchSteps[le.Step]
-			if name == "" {
-				name = "launch"
-			}
-			msg := le.Step.String()
-			if le.Detail != "" {
-				msg += " " + le.Detail
-			}
-			return nil, &StartError{Step: name, Errno: le.Errno, Err: err, Message: msg}
-		}
-		return nil, startErr("launch", err)
-	}
-	c := &child{pid: pid, pgrp: lp.Setsid, done: make(chan struct{})}
-	if fd, err := unix.PidfdOpen(pid, unix.PIDFD_NONBLOCK); err == nil {
-		c.pidfd = os.NewFile(uintptr(fd), "pidfd")
-	}
-	go c.wait()
-	return c, nil
-}
-
-func isStep(err error, st launch.Step) bool {
-	var le *launch.Error
-	return errors.As(err, &le) && le.Step == st
-}
-
-// wait reaps the child: through its pidfd and the runtime's poller when the
-// kernel has pidfds (no thread blocks), else with a blocking wait4. Stops
-// are not exits: neither way reports them (dived bug 5).
-func (c *child) wait() {
-	defer close(c.done)
-	if c.pidfd != nil {
-		if rc, err := c.pidfd.SyscallConn(); err == nil {
-			var werr error
-			rerr := rc.Read(func(uintptr) bool {
-				var ws unix.WaitStatus
-				pid, err := unix.Wait4(c.pid, &ws, unix.WNOHANG, nil)
-				switch {
-				case err == unix.EINTR:
-					return false
-				case err != nil:
-					werr = err
-					return true
-				case pid == 0:
-					return false // readable only once it exits; be safe
-				}
-				c.ws = ws
-				return true
-			})
-			if rerr == nil && werr == nil {
-				c.finish()
-				return
-			}
-		}
-	}
-	for {
-		var ws unix.WaitStatus
-		_, err := unix.Wait4(c.pid, &ws, 0, nil)
-		if err == unix.EINTR {
-			continue
-		}
-		if err == nil {
-			c.ws = ws
-		}
-		break
-	}
-	c.finish()
-}
-
-func (c *child) finish() {
-	c.mu.Lock()
-	c.exited = true
-	if c.pidfd != nil {
-		c.pidfd.Close()
-	}
-	c.mu.Unlock()
-}
-
-// signal delivers sig to the program, or to its process group when group is
-// set and the program leads one. It does nothing once the program is reaped,
-// so a reused pid is never hit.
-func (c *child) signal(sig syscall.Signal, group bool) error {
-	if sig <= 0 || sig > 64 {
-		return fmt.Errorf("signal %d out of range", sig)
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.exited {
-		return nil
-	}
-	if group && c.pgrp {
-		return unix.Kill(-c.pid, sig)
-	}
-	if c.pidfd != nil {
-		if rc, err := c.pidfd.SyscallConn(); err == nil {
-			var serr error
-			if err := rc.Control(func(fd uintptr) { serr = unix.PidfdSendSignal(int(fd), sig, nil, 0) }); err == nil {
-				return serr
-			}
-		}
-	}
-	return unix.Kill(c.pid, sig)
 }
 
 // diveStatus is what protocol 1100 reports: the exit code, or the signal
