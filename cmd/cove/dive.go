@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"runtime"
 	"syscall"
 
 	"github.com/covebox/cove/dive/client"
@@ -79,6 +80,7 @@ func dialErrText(err error) string {
 
 // diveMain implements `cove dive SOCKET|@ABSTRACT [COMMAND...]`.
 func diveMain(args []string, stdout, stderr io.Writer) int {
+	runtime.UnlockOSThread()
 	fds := client.InheritedFDs()
 	if len(args) == 0 || args[0] == "--help" || args[0] == "-h" {
 		w := stdout

@@ -11,6 +11,8 @@ import (
 	"os/exec"
 	"os/signal"
 	"os/user"
+	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -30,7 +32,6 @@ type serveOpts struct {
 	policy server.Policy
 
 	detach, noFork, inetd, justExec bool
-	childrenDaemon                  bool // -D: accepted; there is no helper process to daemonise
 	pidfiles                        []string
 	chmod                           os.FileMode
 	chown                           string
@@ -44,10 +45,6 @@ type serveOpts struct {
 	logFormat, logLevel             string
 	insecure                        bool
 	help                            bool
-
-	// for -J/-j: the dived options translated to cove exec options
-	execArgs    []string
-	execUnknown []string
 }
 
 // serveFlag is one option: its dived short name, its long name (shared by
@@ -62,31 +59,27 @@ type serveFlag struct {
 func serveFlags() []serveFlag {
 	return []serveFlag{
 		{"-d", "--detach", 0, "run in the background once the socket is ready", func(o *serveOpts, _ []string, _ bool) error { o.detach = true; return nil }},
-		{"-D", "--children-daemon", 0, "accepted for dived compatibility (there is no per-connection helper)", func(o *serveOpts, _ []string, _ bool) error { o.childrenDaemon = true; return nil }},
+		{"-D", "--children-daemon", 0, "run each program under a daemon(0,0) helper: not the server's descendant, own session, cwd / and /dev/null instead of the server's", func(o *serveOpts, _ []string, _ bool) error {
+			o.policy.Daemon = true
+			return nil
+		}},
 		{"-F", "--no-fork", 0, "serve one client, then exit", func(o *serveOpts, _ []string, _ bool) error { o.noFork = true; return nil }},
 		{"-P", "--no-setuid", 0, "run programs as the server's user (no user, group or id change)", func(o *serveOpts, _ []string, _ bool) error { o.policy.NoSetuid = true; return nil }},
 		{"-S", "--no-setsid", 0, "do not start a new session for the program", func(o *serveOpts, _ []string, _ bool) error {
 			o.policy.NoSetsid = true
-			o.exec("")
 			return nil
 		}},
 		{"-T", "--no-csctty", 0, "do not make the client's terminal the controlling terminal", func(o *serveOpts, _ []string, _ bool) error { o.policy.NoCtty = true; return nil }},
 		{"-u", "--user", 1, "run programs as USER instead of the client", func(o *serveOpts, v []string, _ bool) error {
 			o.policy.User = v[0]
-			o.exec("--user", v[0])
 			return nil
 		}},
 		{"-g", "--groups", 1, "G1,G2,...: primary group and supplementary groups (needs --user)", func(o *serveOpts, v []string, _ bool) error {
 			o.policy.Groups = splitComma(v[0])
-			if len(o.policy.Groups) > 0 {
-				o.exec("--group", o.policy.Groups[0])
-				o.exec("--groups", strings.Join(o.policy.Groups, ","))
-			}
 			return nil
 		}},
 		{"-e", "--effective-user", 1, "set only the effective uid/gid to USER's", func(o *serveOpts, v []string, _ bool) error {
 			o.policy.EffectiveUser = v[0]
-			o.execUnknown = append(o.execUnknown, "-e")
 			return nil
 		}},
 		{"-p", "--pidfile", 1, "write the serving process's pid to FILE (repeatable)", func(o *serveOpts, v []string, _ bool) error {
@@ -110,17 +103,14 @@ func serveFlags() []serveFlag {
 		}},
 		{"-h", "--chdir", 1, "working directory of programs (when the client's is not used)", func(o *serveOpts, v []string, _ bool) error {
 			o.policy.Chdir = v[0]
-			o.exec("--chdir", v[0])
 			return nil
 		}},
 		{"-R", "--chroot", 1, "root directory of programs", func(o *serveOpts, v []string, _ bool) error {
 			o.policy.Chroot = v[0]
-			o.exec("--chroot", v[0])
 			return nil
 		}},
 		{"-V", "--pivot-root", 2, "NEW OLD: pivot_root once at start (use with --unshare mnt)", func(o *serveOpts, v []string, _ bool) error {
 			o.pivotNew, o.pivotOld = v[0], v[1]
-			o.execUnknown = append(o.execUnknown, "-V")
 			return nil
 		}},
 		{"-N", "--setns", 1, "join the namespace FILE for every program (repeatable, in order)", func(o *serveOpts, v []string, _ bool) error {
@@ -128,7 +118,6 @@ func serveFlags() []serveFlag {
 				return errors.New("--setns: at most 8")
 			}
 			o.policy.Setns = append(o.policy.Setns, v[0])
-			o.exec("--setns", v[0])
 			return nil
 		}},
 		{"-t", "--write-content", 2, "FILE DATA: write DATA to FILE for every program, after --setns", func(o *serveOpts, v []string, _ bool) error {
@@ -136,12 +125,10 @@ func serveFlags() []serveFlag {
 				return errors.New("--write-content: at most 8")
 			}
 			o.policy.Writes = append(o.policy.Writes, server.FileWrite{Path: v[0], Data: v[1]})
-			o.execUnknown = append(o.execUnknown, "-t")
 			return nil
 		}},
 		{"-tt", "--setup-uidgidmap", 0, "map the server's uid and gid to 0 in the user namespace (once, with --unshare user)", func(o *serveOpts, _ []string, _ bool) error {
 			o.uidGidMap = true
-			o.execUnknown = append(o.execUnknown, "-tt")
 			return nil
 		}},
 		{"-s", "--unshare", 1, "ipc,net,fs|mnt,pid,uts,user,cgroup: new namespaces for the server, at start", func(o *serveOpts, v []string, _ bool) error {
@@ -153,7 +140,6 @@ func serveFlags() []serveFlag {
 				}
 				o.unshare |= f
 			}
-			o.execUnknown = append(o.execUnknown, "-s")
 			return nil
 		}},
 		{"-E", "--no-environment", 0, "ignore the client's environment (programs get the server's)", func(o *serveOpts, _ []string, _ bool) error { o.policy.NoClientEnv = true; return nil }},
@@ -174,20 +160,17 @@ func serveFlags() []serveFlag {
 					return errors.New("--rlimit: at most 30")
 				}
 				o.policy.Rlimits = append(o.policy.Rlimits, r)
-				o.exec("--rlimit", fmt.Sprintf("%d=%s:%s", r.Resource, rlimit.FormatValue(r.Soft), rlimit.FormatValue(r.Hard)))
 			}
 			return nil
 		}},
 		{"-B", "--retain-capabilities", 1, "keep only these capabilities in the bounding set", func(o *serveOpts, v []string, _ bool) error {
 			s, err := caps.ParseList(v[0])
 			o.policy.RetainCaps, o.policy.HasRetainCaps = uint64(s), true
-			o.execUnknown = append(o.execUnknown, "-B")
 			return err
 		}},
 		{"-b", "--remove-capabilities", 1, "drop these capabilities from the bounding set", func(o *serveOpts, v []string, _ bool) error {
 			s, err := caps.ParseList(v[0])
 			o.policy.RemoveCaps, o.policy.HasRemoveCaps = uint64(s), true
-			o.execUnknown = append(o.execUnknown, "-b")
 			return err
 		}},
 		{"-m", "--ambient-capabilities", 1, "raise these ambient capabilities", func(o *serveOpts, v []string, _ bool) error {
@@ -195,12 +178,10 @@ func serveFlags() []serveFlag {
 			for _, c := range caps.Set(s).Caps() {
 				o.policy.AmbientCaps = append(o.policy.AmbientCaps, int(c))
 			}
-			o.exec("--cap-ambient", v[0])
 			return err
 		}},
 		{"-X", "--no-new-privs", 0, "set no_new_privs", func(o *serveOpts, _ []string, _ bool) error {
 			o.policy.NoNewPrivs = true
-			o.exec("--no-new-privs")
 			return nil
 		}},
 		{"-c", "--set-capabilities", 1, "capability sets in libcap text form, e.g. cap_net_raw+eip", func(o *serveOpts, v []string, _ bool) error {
@@ -210,12 +191,10 @@ func serveFlags() []serveFlag {
 			}
 			cs, err := server.ParseCapText(v[0], last)
 			o.policy.SetCaps, o.policy.CapEff, o.policy.CapPerm, o.policy.CapInh = true, cs.Effective, cs.Permitted, cs.Inheritable
-			o.execUnknown = append(o.execUnknown, "-c")
 			return err
 		}},
 		{"-L", "--lock-securebits", 0, "set and lock keep-caps, no-setuid-fixup and noroot", func(o *serveOpts, _ []string, _ bool) error {
 			o.policy.LockSecurebits = true
-			o.exec("--securebits", "keep-caps,no-setuid-fixup,no-setuid-fixup-locked,noroot,noroot-locked")
 			return nil
 		}},
 		{"-n", "--signals", 0, "deliver signals the client forwards to the program", func(o *serveOpts, _ []string, _ bool) error { o.policy.Signals = server.SignalsProcess; return nil }},
@@ -291,14 +270,6 @@ func serveFlags() []serveFlag {
 type errUnshareFlag struct{ name string }
 
 func (e errUnshareFlag) Error() string { return fmt.Sprintf("unknown --unshare namespace %q", e.name) }
-
-// exec records the cove exec equivalent of a dived option, for -J/-j.
-func (o *serveOpts) exec(args ...string) {
-	if len(args) == 1 && args[0] == "" {
-		return
-	}
-	o.execArgs = append(o.execArgs, args...)
-}
 
 func splitComma(s string) []string {
 	var out []string
@@ -403,7 +374,9 @@ func parseServe(args []string, dived bool) (*serveOpts, error) {
 			break
 		}
 		switch {
-		case dived && i == 0 && (a == "-i" || a == "--inetd"):
+		case dived && (a == "-i" || a == "--inetd"):
+			// dived takes -i anywhere (its "must be the first" check for -i
+			// is never reached).
 			o.inetd = true
 			continue
 		case dived && i == 0 && (a == "-J" || a == "--just-execute"):
@@ -412,8 +385,12 @@ func parseServe(args []string, dived bool) (*serveOpts, error) {
 		case dived && i == 0 && (a == "-j" || a == "--just-execute2"):
 			o.justExec, o.policy.NoSetsid, o.policy.NoCtty, o.policy.NoSetuid = true, true, true, true
 			continue
-		case dived && i > 0 && (a == "-i" || a == "--inetd" || a == "-J" || a == "--just-execute" || a == "-j" || a == "--just-execute2"):
-			return nil, usageError{fmt.Sprintf("option %s must be the first", a)}
+		case dived && i > 0 && (a == "-J" || a == "--just-execute" || a == "-j" || a == "--just-execute2"):
+			long := map[string]string{"-J": "--just-execute", "-j": "--just-execute2"}[a]
+			if long == "" {
+				long = a
+			}
+			return nil, usageError{fmt.Sprintf("Option %s must be the first", long)}
 		case !dived && a == "--inetd":
 			o.inetd = true
 			continue
@@ -482,6 +459,13 @@ report their exit status. Options (also "--name=value"):
 
 // serveMain implements `cove serve`.
 func serveMain(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == server.DaemonHelperArg {
+		return server.DaemonHelperMain(args[1:])
+	}
+	// The engine's pin of the main goroutine to the main thread is not
+	// needed here (no sandbox is started), and it would cost a thread
+	// hand-off each time the accept loop blocks.
+	runtime.UnlockOSThread()
 	o, err := parseServe(args, false)
 	if err != nil {
 		fmt.Fprintf(stderr, "cove serve: %v (see cove serve --help)\n", err)
@@ -530,8 +514,11 @@ func divedMain(argv []string) int {
 		fmt.Fprintf(os.Stderr, "Warning: suspicious socket name '%s'\n", args[0])
 	}
 	p := &o.policy
-	if p.NoSetuid && !o.justExec && (p.User != "" || len(p.Groups) > 0 || p.EffectiveUser != "") {
+	if p.NoSetuid && (p.User != "" || len(p.Groups) > 0 || p.EffectiveUser != "") {
 		fmt.Fprintln(os.Stderr, "--user, --group and --effective_user options are not effective with --no-setuid")
+		if args[0] == "-j" || args[0] == "--just-execute2" {
+			fmt.Fprintln(os.Stderr, "Maybe use '-J -S -T' instead of '-j'?")
+		}
 		return 4
 	}
 	if os.Getenv("DIVED_NOSANITYCHECK") == "" && !o.justExec {
@@ -564,6 +551,7 @@ func divedMain(argv []string) int {
 	if o.justExec {
 		return divedJustExec(o)
 	}
+	runtime.UnlockOSThread() // serving needs no pinned thread (see serveMain)
 	if o.addr == "" && !o.inetd {
 		fmt.Fprintln(os.Stderr, "dived: missing socket path")
 		return 4
@@ -579,15 +567,142 @@ func divedMain(argv []string) int {
 	return code
 }
 
-// divedJustExec implements dived -J/-j by delegating to cove exec.
+// divedJustExec implements dived -J/-j: apply the options to this process
+// in dived's order, then exec the forced command in place, through cove
+// exec's machinery (chain.ExecDived). Options about clients and sockets
+// (-E -A -H -O -M -r -W -C -U -n -w -F -T) have nothing to act on and are
+// ignored, as dived ignored them. -s with user or pid starts the program in
+// a child in the new namespaces, as dived's clone did (this process waits
+// and exits with its status); other namespaces are unshared in place.
 func divedJustExec(o *serveOpts) int {
-	if len(o.execUnknown) > 0 {
-		fmt.Fprintf(os.Stderr, "dived -J: %s is not supported in just-execute mode by cove; use cove exec or cove run\n", strings.Join(o.execUnknown, " "))
+	p := &o.policy
+	if o.uidGidMap && o.unshare&unix.CLONE_NEWUSER == 0 {
+		fmt.Fprintln(os.Stderr, "dived -J: -tt writes the id maps of a new user namespace; add -s user (without it the writes can only fail)")
 		return 4
 	}
-	args := append(append([]string(nil), o.execArgs...), "--")
-	args = append(args, o.policy.ForcedArgv...)
-	return chain.ExecMain(args)
+	stage := os.Getenv(envStage)
+	os.Unsetenv(envStage)
+	if (o.detach || p.Daemon) && stage == "" {
+		// daemon(3): -d keeps the working directory, -D goes to "/".
+		return justReexec("detached", 0, false, nil, p.Daemon)
+	}
+	if o.unshare&(unix.CLONE_NEWUSER|unix.CLONE_NEWPID) != 0 && stage != "unshared" {
+		return justReexec("unshared", o.unshare, o.uidGidMap, o.pidfiles, false)
+	}
+	if o.unshare != 0 && stage != "unshared" {
+		// On this (locked, main) thread only, which is the one that execs.
+		flags := o.unshare
+		if flags&unix.CLONE_NEWNS != 0 {
+			flags |= unix.CLONE_FS
+		}
+		if err := unix.Unshare(flags); err != nil {
+			fmt.Fprintf(os.Stderr, "unshare: %v\n", err)
+			return 255
+		}
+	}
+	if stage != "unshared" {
+		if err := writePidfiles(o.pidfiles, os.Getpid()); err != nil {
+			fmt.Fprintf(os.Stderr, "dived: %v\n", err)
+			return 1
+		}
+	}
+	// dived -J sets the DIVE_* variables of its own identity; there is no
+	// client, so DIVE_USER is empty.
+	for k, v := range map[string]string{"DIVE_UID": strconv.Itoa(os.Getuid()), "DIVE_GID": strconv.Itoa(os.Getgid()),
+		"DIVE_PID": strconv.Itoa(os.Getpid()), "DIVE_USER": ""} {
+		os.Setenv(k, v)
+	}
+	if p.Auth != "" {
+		cmd := exec.Command("/bin/sh", "-c", p.Auth)
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+		if cmd.Run() != nil {
+			return 1
+		}
+	}
+	d := chain.DivedExec{
+		Command: p.ForcedArgv, Setns: p.Setns, Chdir: p.Chdir, Chroot: p.Chroot,
+		PivotRoot: o.pivotNew, PutOld: o.pivotOld, Setsid: !p.NoSetsid,
+		SetSecurebits: p.LockSecurebits, NoSetuid: p.NoSetuid, User: p.User, Groups: p.Groups,
+		EffectiveUser: p.EffectiveUser, SetCaps: p.SetCaps, Effective: p.CapEff, Permitted: p.CapPerm,
+		Inheritable: p.CapInh, Ambient: p.AmbientCaps, NoNewPrivs: p.NoNewPrivs,
+	}
+	if p.LockSecurebits {
+		d.Securebits = 0x1f // keep-caps, no-setuid-fixup(+locked), noroot(+locked)
+	}
+	for _, w := range p.Writes {
+		d.Writes = append(d.Writes, chain.DivedWrite{Path: w.Path, Data: w.Data})
+	}
+	for _, r := range p.Rlimits {
+		d.Rlimits = append(d.Rlimits, chain.DivedRlimit{Resource: r.Resource, Soft: r.Soft, Hard: r.Hard})
+	}
+	switch {
+	case p.HasRetainCaps:
+		d.SetBounding, d.KeepBounding = true, p.RetainCaps
+	case p.HasRemoveCaps:
+		d.SetBounding, d.KeepBounding = true, ^p.RemoveCaps
+	}
+	return chain.ExecDived(d)
+}
+
+// justReexec runs this program again for -J: detached (new session, stdio
+// on /dev/null; this process exits 0 at once, as daemon(3)), or in new
+// namespaces (this process waits, forwards SIGTERM/SIGINT/SIGHUP and exits
+// with the child's status; the pidfiles name the child).
+func justReexec(stage string, cloneflags int, mapIDs bool, pidfiles []string, chdirRoot bool) int {
+	cmd := exec.Command("/proc/self/exe")
+	cmd.Args = os.Args
+	cmd.Env = append(os.Environ(), envStage+"="+stage)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: uintptr(cloneflags)}
+	if stage == "detached" {
+		null, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "daemon: %v\n", err)
+			return 16
+		}
+		defer null.Close()
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = null, null, null
+		cmd.SysProcAttr.Setsid = true
+		if chdirRoot {
+			cmd.Dir = "/"
+		}
+		if err := cmd.Start(); err != nil {
+			fmt.Fprintf(os.Stderr, "daemon: %v\n", err)
+			return 16
+		}
+		return 0
+	}
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	if cloneflags&unix.CLONE_NEWUSER != 0 && mapIDs {
+		cmd.SysProcAttr.UidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getuid(), Size: 1}}
+		cmd.SysProcAttr.GidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getgid(), Size: 1}}
+		cmd.SysProcAttr.GidMappingsEnableSetgroups = false
+	}
+	if err := cmd.Start(); err != nil {
+		fmt.Fprintf(os.Stderr, "clone: %v\n", err)
+		return 19
+	}
+	if err := writePidfiles(pidfiles, cmd.Process.Pid); err != nil {
+		fmt.Fprintf(os.Stderr, "dived: %v\n", err)
+	}
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+	go func() {
+		for s := range sigs {
+			cmd.Process.Signal(s)
+		}
+	}()
+	err := cmd.Wait()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			return int(ws.Signal()) // dived returned ssi_status: the signal number
+		}
+		return ee.ExitCode()
+	}
+	if err != nil {
+		return 255
+	}
+	return 0
 }
 
 // Environment variables of the process chain (detach, unshare).
@@ -679,17 +794,32 @@ func runServer(o *serveOpts, stderr io.Writer) (int, error) {
 	if o.detach && stage == "" {
 		return reexec(ln, "detached", 0, false, nil)
 	}
-	if o.unshare != 0 && stage != "unshared" {
-		return reexec(ln, "unshared", o.unshare, o.uidGidMap, o.pidfiles)
+	unshare := o.unshare
+	if o.pivotNew != "" {
+		// pivot_root acts on the whole mount namespace: the server gets one
+		// of its own, so that the host's is never pivoted.
+		unshare |= unix.CLONE_NEWNS
+	}
+	if unshare != 0 && stage != "unshared" {
+		return reexec(ln, "unshared", unshare, o.uidGidMap, o.pidfiles)
 	}
 	if o.pivotNew != "" {
-		if err := unix.PivotRoot(o.pivotNew, o.pivotOld); err != nil {
-			return 1, fmt.Errorf("pivot_root %s %s: %w", o.pivotNew, o.pivotOld, err)
+		old, err := servePivot(o.pivotNew, o.pivotOld)
+		if err != nil {
+			return 1, err
 		}
-		if err := os.Chdir("/"); err != nil {
-			return 1, fmt.Errorf("chdir / after pivot_root: %w", err)
+		// dived joined (-N) and wrote (-t) before pivot_root, in the old
+		// root: those paths are now below OLD.
+		for i, ns := range cfg.Policy.Setns {
+			cfg.Policy.Setns[i] = underOld(old, ns)
+		}
+		for i, w := range cfg.Policy.Writes {
+			cfg.Policy.Writes[i].Path = underOld(old, w.Path)
 		}
 	}
+	// As PID 1 of a new PID namespace (--unshare pid) the server inherits
+	// every orphan of its programs: it must reap them.
+	cfg.ReapChildren = os.Getpid() == 1
 	if stage != "unshared" {
 		// The serving process's own pid (with --unshare the parent wrote
 		// the serving child's pid, as seen from outside).
@@ -726,6 +856,47 @@ func runServer(o *serveOpts, stderr io.Writer) (int, error) {
 	}
 	ln.Close()
 	return 0, nil
+}
+
+// servePivot makes newRoot the root of the server's mount namespace (its own:
+// see runServer), with the old root at putOld, and returns where the old
+// root is seen from the new one. The namespace's mounts become private
+// first and newRoot a mount point (a bind mount of itself), which
+// pivot_root needs; dived left both to the caller.
+func servePivot(newRoot, putOld string) (string, error) {
+	nr, err := filepath.Abs(newRoot)
+	if err != nil {
+		return "", fmt.Errorf("--pivot-root %s: %w", newRoot, err)
+	}
+	po, err := filepath.Abs(putOld)
+	if err != nil {
+		return "", fmt.Errorf("--pivot-root %s: %w", putOld, err)
+	}
+	rel, err := filepath.Rel(nr, po)
+	if err != nil || rel == "." || rel == ".." || strings.HasPrefix(rel, "../") {
+		return "", fmt.Errorf("--pivot-root %s %s: OLD must be a directory below NEW", newRoot, putOld)
+	}
+	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+		return "", fmt.Errorf("--pivot-root: make mounts private: %w", err)
+	}
+	if err := unix.Mount(nr, nr, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+		return "", fmt.Errorf("--pivot-root: bind %s on itself: %w", nr, err)
+	}
+	if err := unix.PivotRoot(nr, po); err != nil {
+		return "", fmt.Errorf("pivot_root %s %s: %w", newRoot, putOld, err)
+	}
+	if err := os.Chdir("/"); err != nil {
+		return "", fmt.Errorf("chdir / after pivot_root: %w", err)
+	}
+	return "/" + rel, nil
+}
+
+// underOld re-expresses an absolute path of the old root after pivot.
+func underOld(old, p string) string {
+	if !filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(old, p)
 }
 
 func writePidfiles(files []string, pid int) error {
