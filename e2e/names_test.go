@@ -529,11 +529,28 @@ func TestNamesErrors(t *testing.T) {
 				t.Errorf("%s: cove contain --name: %v", c.name, r)
 			}
 		}
-		// Without XDG_RUNTIME_DIR, a user needs /run/user/UID.
+		// Without XDG_RUNTIME_DIR and /run/user/UID (su, containers), a
+		// user's names live in /tmp/cove-UID, which must be theirs. The
+		// directory is made here first so that the runs' leftover check
+		// does not count it; the package tests cover its creation.
 		if !md.root && !onDisk(fmt.Sprintf("/run/user/%d", md.uid)) {
-			r := runCoveOpts(t, md, runOpts{sub: "contain"}, "--no-console", "--name", newContainerName(), tree, "/bin/sh", "-c", "echo started")
-			if r.code != 125 || r.stdout != "" || !strings.Contains(oneLine(t, r.stderr), "XDG_RUNTIME_DIR is not set") {
-				t.Errorf("no runtime directory: %v", r)
+			fallback := fmt.Sprintf("/tmp/cove-%d", md.uid)
+			if !onDisk(fallback) {
+				if err := os.Mkdir(fallback, 0o700); err != nil {
+					t.Fatal(err)
+				}
+				defer os.RemoveAll(fallback)
+			}
+			os.Chown(fallback, md.uid, md.gid)
+			name := newContainerName()
+			r := runCoveOpts(t, md, runOpts{sub: "contain"}, "--no-console", "--name", name, tree, "/bin/sh", "-c", "cat /proc/sys/kernel/hostname")
+			if r.code != 0 || strings.TrimSpace(r.stdout) != name {
+				t.Errorf("--name without XDG_RUNTIME_DIR: %v", r)
+			}
+			os.Chown(fallback, 0, 0)
+			r = runCoveOpts(t, md, runOpts{sub: "contain"}, "--no-console", "--name", newContainerName(), tree, "/bin/true")
+			if r.code != 125 || !strings.Contains(oneLine(t, r.stderr), fallback) {
+				t.Errorf("someone else's %s: %v", fallback, r)
 			}
 		}
 	})

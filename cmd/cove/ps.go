@@ -23,8 +23,8 @@ ROOTFS ("-" for cove run), the USER who started it and its UPTIME.
 rootfs, profile, uid, user, created, uptime_seconds).
 
 Names live in $XDG_RUNTIME_DIR/cove when XDG_RUNTIME_DIR is set, else in
-/run/cove for root and /run/user/UID/cove for other users; each user sees
-only their own. A container is identified by its program's pid, start time
+/run/cove for root and /run/user/UID/cove (or /tmp/cove-UID without a login
+session) for other users; each user sees only their own. A container is identified by its program's pid, start time
 and namespaces, checked through a pidfd on every use, never by process name
 or environment; records of containers that are gone (their supervisor was
 killed with SIGKILL) are deleted here. See docs/ps.md.

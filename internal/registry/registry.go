@@ -5,9 +5,12 @@
 //
 // One directory per user: $XDG_RUNTIME_DIR/cove when XDG_RUNTIME_DIR is
 // set, else /run/cove for root and /run/user/UID/cove for other users
-// (when that exists). The directory and its parent must belong to the
-// caller and be closed to everyone else (mode 0700; /run itself for root:
-// not writable by others). It is opened once, without following a symlink,
+// when that exists, else /tmp/cove-UID (no login session: su, containers).
+// The registry directory must belong to the caller with mode 0700, and its
+// parent must be the caller's with mode 0700 (XDG_RUNTIME_DIR,
+// /run/user/UID), root's and not writable by others (/run), or sticky
+// (/tmp; a directory someone else made under the caller's name there is
+// refused, never trusted). It is opened once, without following a symlink,
 // and every later access is relative to that descriptor, so nobody can
 // swap it for another directory behind cove's back.
 //

@@ -43,59 +43,78 @@ type Dir struct {
 // Open opens the caller's registry directory (see the package comment for
 // where it is), creating it if needed.
 func Open() (*Dir, error) {
-	base, what, private, err := runtimeBase()
+	b, err := runtimeBase()
 	if err != nil {
 		return nil, err
 	}
-	return openIn(base, what, private)
+	return openIn(b)
 }
 
-// runtimeBase returns the directory the registry lives in, how to name it
-// in messages, and whether it must be private to the caller.
-func runtimeBase() (base, what string, private bool, err error) {
+// baseKind is what a registry's parent directory must look like.
+type baseKind int
+
+const (
+	private baseKind = iota // the caller's own, mode 0700 (XDG_RUNTIME_DIR)
+	rootRun                 // root's, not writable by others (/run)
+	sticky                  // world-writable with the sticky bit (/tmp)
+)
+
+// base is where a registry directory lives: the parent directory, the
+// registry's name in it, how to name the parent in messages, and what the
+// parent must look like.
+type base struct {
+	dir, name, what string
+	kind            baseKind
+}
+
+// runtimeBase returns where the caller's registry lives: XDG_RUNTIME_DIR,
+// else /run for root, else /run/user/UID, else /tmp/cove-UID (as tmux does
+// when there is no login session, e.g. under su or in a container).
+func runtimeBase() (base, error) {
 	if x := os.Getenv("XDG_RUNTIME_DIR"); x != "" {
 		if !filepath.IsAbs(x) {
-			return "", "", false, fmt.Errorf("XDG_RUNTIME_DIR %q is not an absolute path", x)
+			return base{}, fmt.Errorf("XDG_RUNTIME_DIR %q is not an absolute path", x)
 		}
-		return x, "XDG_RUNTIME_DIR " + x, true, nil
+		return base{x, "cove", "XDG_RUNTIME_DIR " + x, private}, nil
 	}
 	uid := os.Geteuid()
 	if uid == 0 {
-		return "/run", "/run", false, nil
+		return base{"/run", "cove", "/run", rootRun}, nil
 	}
 	dir := "/run/user/" + strconv.Itoa(uid)
-	if _, err := os.Stat(dir); err != nil {
-		return "", "", false, fmt.Errorf("no runtime directory: XDG_RUNTIME_DIR is not set and %s does not exist (set XDG_RUNTIME_DIR to a directory of yours with mode 0700)", dir)
+	if _, err := os.Stat(dir); err == nil {
+		return base{dir, "cove", "runtime directory " + dir, private}, nil
 	}
-	return dir, "runtime directory " + dir, true, nil
+	return base{"/tmp", "cove-" + strconv.Itoa(uid), "/tmp (XDG_RUNTIME_DIR is not set and " + dir + " does not exist)", sticky}, nil
 }
 
-// openIn opens (creating it) the registry directory "cove" in base, after
-// checking base: private means it must belong to the caller with mode 0700
-// (as XDG_RUNTIME_DIR must); otherwise (/run, for root) it must belong to
-// root and not be writable by others.
-func openIn(base, what string, private bool) (*Dir, error) {
+// openIn opens (creating it) the registry directory b.name in b.dir, after
+// checking b.dir (see baseKind). The registry directory itself must be the
+// caller's own with mode 0700 and not a symlink.
+func openIn(b base) (*Dir, error) {
 	uid := os.Geteuid()
-	bfd, err := unix.Open(base, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	bfd, err := unix.Open(b.dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", what, err)
+		return nil, fmt.Errorf("%s: %w", b.what, err)
 	}
 	defer unix.Close(bfd)
 	var st unix.Stat_t
 	if err := unix.Fstat(bfd, &st); err != nil {
-		return nil, fmt.Errorf("%s: %w", what, err)
+		return nil, fmt.Errorf("%s: %w", b.what, err)
 	}
 	switch {
-	case private && (int(st.Uid) != uid || st.Mode&0o077 != 0):
-		return nil, fmt.Errorf("%s belongs to uid %d with mode %04o; it must be your own (uid %d) with mode 0700", what, st.Uid, st.Mode&0o7777, uid)
-	case !private && (st.Uid != 0 || st.Mode&0o022 != 0):
-		return nil, fmt.Errorf("%s belongs to uid %d with mode %04o; it must be root's and not writable by others", what, st.Uid, st.Mode&0o7777)
+	case b.kind == private && (int(st.Uid) != uid || st.Mode&0o077 != 0):
+		return nil, fmt.Errorf("%s belongs to uid %d with mode %04o; it must be your own (uid %d) with mode 0700", b.what, st.Uid, st.Mode&0o7777, uid)
+	case b.kind == rootRun && (st.Uid != 0 || st.Mode&0o022 != 0):
+		return nil, fmt.Errorf("%s belongs to uid %d with mode %04o; it must be root's and not writable by others", b.what, st.Uid, st.Mode&0o7777)
+	case b.kind == sticky && st.Mode&0o1000 == 0 && (st.Uid != 0 || st.Mode&0o022 != 0):
+		return nil, fmt.Errorf("%s is writable by others without the sticky bit (mode %04o): set XDG_RUNTIME_DIR to a directory of yours with mode 0700", b.what, st.Mode&0o7777)
 	}
-	path := filepath.Join(base, "cove")
-	if err := unix.Mkdirat(bfd, "cove", 0o700); err != nil && err != unix.EEXIST {
+	path := filepath.Join(b.dir, b.name)
+	if err := unix.Mkdirat(bfd, b.name, 0o700); err != nil && err != unix.EEXIST {
 		return nil, fmt.Errorf("create registry directory %s: %w", path, err)
 	}
-	fd, err := unix.Openat(bfd, "cove", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	fd, err := unix.Openat(bfd, b.name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	if err == unix.ELOOP || err == unix.ENOTDIR {
 		return nil, fmt.Errorf("registry directory %s is a symlink or not a directory: refusing it (remove it and retry)", path)
 	}

@@ -54,6 +54,15 @@ func TestValidateName(t *testing.T) {
 	}
 }
 
+// testBase is a registry named "cove" in dir, which must be the caller's
+// (private) or root's (/run-like).
+func testBase(dir, what string, own bool) base {
+	if own {
+		return base{dir, "cove", what, private}
+	}
+	return base{dir, "cove", what, rootRun}
+}
+
 // privateBase returns a fresh directory of the caller's, mode 0700, as
 // XDG_RUNTIME_DIR must be.
 func privateBase(t *testing.T) string {
@@ -67,7 +76,7 @@ func privateBase(t *testing.T) string {
 
 func openPrivate(t *testing.T, base string) *Dir {
 	t.Helper()
-	d, err := openIn(base, "test base "+base, true)
+	d, err := openIn(testBase(base, "test base "+base, true))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,7 +118,7 @@ func TestOpenChecksTheDirectory(t *testing.T) {
 				}
 				want = "must be root's"
 			}
-			d, err := openIn(base, "base "+base, c.private)
+			d, err := openIn(testBase(base, "base "+base, c.private))
 			if want == "" {
 				if err != nil {
 					t.Fatal(err)
@@ -136,13 +145,13 @@ func TestOpenChecksTheDirectory(t *testing.T) {
 		}
 		base := privateBase(t)
 		os.Chmod(base, 0o755)
-		d, err := openIn(base, base, false)
+		d, err := openIn(testBase(base, base, false))
 		if err != nil {
 			t.Fatal(err)
 		}
 		d.Close()
 		os.Chmod(base, 0o775)
-		if d, err := openIn(base, base, false); err == nil || !strings.Contains(err.Error(), "not writable by others") {
+		if d, err := openIn(testBase(base, base, false)); err == nil || !strings.Contains(err.Error(), "not writable by others") {
 			if d != nil {
 				d.Close()
 			}
@@ -181,18 +190,68 @@ func TestOpenLocation(t *testing.T) {
 	})
 	t.Run("no XDG_RUNTIME_DIR", func(t *testing.T) {
 		t.Setenv("XDG_RUNTIME_DIR", "")
-		_, _, _, err := runtimeBase()
-		if os.Geteuid() == 0 {
-			if base, _, private, err := runtimeBase(); err != nil || base != "/run" || private {
-				t.Fatalf("root: %s %v %v, want /run", base, private, err)
+		b, err := runtimeBase()
+		if err != nil {
+			t.Fatal(err)
+		}
+		uid := os.Geteuid()
+		switch {
+		case uid == 0:
+			if b.dir != "/run" || b.name != "cove" || b.kind != rootRun {
+				t.Fatalf("root: %+v, want /run/cove", b)
 			}
-			return
+		case onDisk(fmt.Sprintf("/run/user/%d", uid)):
+			if b.dir != fmt.Sprintf("/run/user/%d", uid) || b.kind != private {
+				t.Fatalf("%+v, want /run/user/%d/cove", b, uid)
+			}
+		default:
+			if b.dir != "/tmp" || b.name != fmt.Sprintf("cove-%d", uid) || b.kind != sticky {
+				t.Fatalf("%+v, want /tmp/cove-%d", b, uid)
+			}
 		}
-		if _, serr := os.Stat(fmt.Sprintf("/run/user/%d", os.Geteuid())); serr == nil {
-			t.Skipf("/run/user/%d exists here", os.Geteuid())
+	})
+	t.Run("sticky /tmp-like base", func(t *testing.T) {
+		dir := t.TempDir()
+		os.Chmod(dir, 0o777|os.ModeSticky)
+		name := fmt.Sprintf("cove-%d", os.Geteuid())
+		d, err := openIn(base{dir, name, dir, sticky})
+		if err != nil {
+			t.Fatal(err)
 		}
-		if err == nil || !strings.Contains(err.Error(), "XDG_RUNTIME_DIR") {
-			t.Fatalf("want an error naming XDG_RUNTIME_DIR, got %v", err)
+		d.Close()
+		var st unix.Stat_t
+		if err := unix.Lstat(filepath.Join(dir, name), &st); err != nil || st.Mode&0o777 != 0o700 || int(st.Uid) != os.Geteuid() {
+			t.Fatalf("%s: mode %o uid %d (%v); want the caller's, 0700", name, st.Mode&0o777, st.Uid, err)
+		}
+		// Somebody else's directory (or a symlink) under the same name, made
+		// before us, is refused: at worst a denial of service, never trust.
+		os.RemoveAll(filepath.Join(dir, name))
+		os.Symlink("/", filepath.Join(dir, name))
+		if d, err := openIn(base{dir, name, dir, sticky}); err == nil || !strings.Contains(err.Error(), "symlink") {
+			if d != nil {
+				d.Close()
+			}
+			t.Fatalf("symlinked registry: %v", err)
+		}
+		os.Remove(filepath.Join(dir, name))
+		if os.Geteuid() == 0 {
+			os.Mkdir(filepath.Join(dir, name), 0o700)
+			os.Chown(filepath.Join(dir, name), 65534, 65534)
+			if d, err := openIn(base{dir, name, dir, sticky}); err == nil || !strings.Contains(err.Error(), "refusing to trust") {
+				if d != nil {
+					d.Close()
+				}
+				t.Fatalf("another user's registry: %v", err)
+			}
+		}
+		// A world-writable base without the sticky bit is refused.
+		other := t.TempDir()
+		os.Chmod(other, 0o777)
+		if d, err := openIn(base{other, name, other, sticky}); err == nil || !strings.Contains(err.Error(), "sticky") {
+			if d != nil {
+				d.Close()
+			}
+			t.Fatalf("non-sticky base: %v", err)
 		}
 	})
 }
@@ -596,4 +655,9 @@ func procState(pid int) string {
 		return f[0]
 	}
 	return ""
+}
+
+func onDisk(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }
