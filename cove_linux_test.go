@@ -3,6 +3,7 @@ package cove_test
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -325,6 +326,75 @@ func TestPlainOutlivesStartingThread(t *testing.T) {
 	time.Sleep(100 * time.Millisecond) // let the thread end
 	if err := cmd.Wait(); err != nil || out.String() != "survived\n" {
 		t.Fatalf("got %v and %q; the program died with the thread that started it", err, out.String())
+	}
+}
+
+// TestSandboxInitHoldsOnlyItsFds starts sandboxes side by side and checks
+// that each init holds exactly its program's three stdio descriptors and its
+// end of the control socket: none of this process's other descriptors (such
+// as another sandbox's control socket, which would then never hang up when
+// this process dies). Every other one is forked (an init that writes its
+// OOM score is), the others share this process's memory where they can.
+func TestSandboxInitHoldsOnlyItsFds(t *testing.T) {
+	requireSandbox(t)
+	var cmds []*cove.Cmd
+	defer func() {
+		for _, c := range cmds {
+			c.Kill()
+			c.Wait()
+		}
+	}()
+	// Leave descriptors open above the numbers the sandboxes will get, as
+	// a long-running caller has: open 40, close the first 30.
+	var files []*os.File
+	for i := 0; i < 40; i++ {
+		f, err := os.Open(os.DevNull)
+		if err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, f)
+	}
+	for i, f := range files {
+		if i < 30 {
+			f.Close()
+		} else {
+			defer f.Close()
+		}
+	}
+	cur, err := os.ReadFile("/proc/self/oom_score_adj")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var adj int
+	fmt.Sscan(string(cur), &adj)
+	for i := 0; i < 4; i++ {
+		s := spec.Default()
+		if i%2 == 1 {
+			s.OOMScoreAdj = &adj
+		}
+		c := cove.Command(s, "sleep", "10")
+		if err := c.Start(); err != nil {
+			t.Fatal(err)
+		}
+		cmds = append(cmds, c)
+	}
+	for i, c := range cmds {
+		dir := fmt.Sprintf("/proc/%d/fd", c.InitPid())
+		ents, err := os.ReadDir(dir)
+		if errors.Is(err, os.ErrPermission) {
+			t.Skipf("%s: %v (the init is not dumpable; the root run checks)", dir, err)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, e := range ents {
+			l, _ := os.Readlink(dir + "/" + e.Name())
+			got = append(got, e.Name()+" -> "+l)
+		}
+		if len(got) != 4 {
+			t.Errorf("sandbox %d: init holds %d fds, want 4 (stdio and its control socket): %v", i, len(got), got)
+		}
 	}
 }
 

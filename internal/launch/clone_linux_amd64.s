@@ -1,9 +1,9 @@
 #include "textflag.h"
 
-// func rawClone3(args *cloneArgs, size uintptr, fn func(*prepared), p *prepared) (pid uintptr, errno syscall.Errno)
+// func rawClone3(args *cloneArgs, size uintptr, fn func(unsafe.Pointer), arg unsafe.Pointer) (pid uintptr, errno syscall.Errno)
 //
 // clone3(args, size). In the parent it returns the child's pid or the errno.
-// The child starts on the stack named in args and calls fn(p) there with
+// The child starts on the stack named in args and calls fn(arg) there with
 // the register ABI; fn must not return (if it does, the child exits 127).
 // The child gets no g (R14 = 0): code that would consult the Go runtime
 // (a stack check, a write barrier, a panic) faults instead of touching the
@@ -12,7 +12,7 @@ TEXT ·rawClone3(SB),NOSPLIT|NOFRAME,$0-48
 	MOVQ	args+0(FP), DI
 	MOVQ	size+8(FP), SI
 	MOVQ	fn+16(FP), R12
-	MOVQ	p+24(FP), R13
+	MOVQ	arg+24(FP), R13
 	MOVL	$435, AX // SYS_clone3
 	SYSCALL
 	CMPQ	AX, $0

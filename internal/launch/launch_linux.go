@@ -83,7 +83,6 @@ type prepared struct {
 // until the program has started.
 type preparedSandbox struct {
 	cloneflags  uintptr
-	sync        int // read end: one byte arrives when the id maps are written
 	high        int // first fd number above every slot and source
 	initUID     int
 	initGID     int
@@ -107,6 +106,11 @@ type preparedSandbox struct {
 // running after StartSandbox has returned and dropped its references, when
 // heap memory could be freed and reused.
 type initState struct {
+	// sync is the read end of a pipe on which one byte arrives once the id
+	// maps are written; pr is the init's preparation (kept alive by
+	// StartSandbox until the init reports).
+	sync     int
+	pr       *prepared
 	ctl      int
 	child    uintptr
 	sigset   uint64 // the signals the init waits for
@@ -475,10 +479,11 @@ func forkExec(p *prepared, pipe int) (pid int, errno syscall.Errno) {
 	if p.sb != nil {
 		// Returns only in a forked child of the init, to run it here, at
 		// the top of the stack.
+		initWait(p.sb.st)
 		if sandboxInit(p) == childHook {
-			hookMain(p)
+			hookMain(unsafe.Pointer(p))
 		}
-		programEntry(p)
+		programEntry(unsafe.Pointer(p))
 	}
 	// Namespaces of our own (CloneNS): wait for the maps, bring up lo.
 	if p.csync >= 0 {

@@ -107,92 +107,95 @@ func StartSandbox(p *Params) (*Started, error) {
 	if err != nil {
 		return nil, err
 	}
-	ps, err := prepareSandbox(sb, pr)
+	m, err := newInitMem()
 	if err != nil {
 		return nil, err
 	}
-	pr.sb = ps
-	st := ps.st
-	// Until the init has been reaped on a failure path, or handed to the
-	// caller in Started, its memory stays mapped.
-	keepMem := false
-	defer func() {
-		if !keepMem {
-			ps.mem.release()
+	// fds: ctl is our end of the control socket, init the init's; the init
+	// waits on sync[0] for our go-ahead on sync[1].
+	fds := [4]int{-1, -1, -1, -1}
+	ctl, init, sync := &fds[0], &fds[1], fds[2:4]
+	pid := -1
+	fail := func(err error) (*Started, error) {
+		if pid > 0 {
+			unix.Kill(pid, unix.SIGKILL)
+			reap(pid)
 		}
-	}()
+		for _, fd := range fds {
+			if fd >= 0 {
+				unix.Close(fd)
+			}
+		}
+		m.release()
+		return nil, err
+	}
 	// The control socket: the init reports on its end; ours receives the
 	// program's pid as credentials, translated into our PID namespace.
 	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
-		return nil, fmt.Errorf("launch: control socket: %w", err)
+		return fail(fmt.Errorf("launch: control socket: %w", err))
 	}
-	ctl := pair[0]
-	defer func() {
-		if pair[1] >= 0 {
-			unix.Close(pair[1])
-		}
-	}()
-	if err := unix.SetsockoptInt(ctl, unix.SOL_SOCKET, unix.SO_PASSCRED, 1); err != nil {
-		unix.Close(ctl)
-		return nil, fmt.Errorf("launch: control socket: %w", err)
+	*ctl, *init = pair[0], pair[1]
+	if err := unix.SetsockoptInt(*ctl, unix.SOL_SOCKET, unix.SO_PASSCRED, 1); err != nil {
+		return fail(fmt.Errorf("launch: control socket: %w", err))
 	}
-	st.ctl = pair[1]
-	ok := false
-	defer func() {
-		if !ok {
-			unix.Close(ctl)
-		}
-	}()
-	var sync [2]int
-	if err := unix.Pipe2(sync[:], unix.O_CLOEXEC); err != nil {
-		return nil, fmt.Errorf("launch: sync pipe: %w", err)
+	if err := unix.Pipe2(sync, unix.O_CLOEXEC); err != nil {
+		return fail(fmt.Errorf("launch: sync pipe: %w", err))
 	}
-	ps.sync = sync[0]
-
-	syscall.ForkLock.Lock()
-	pr.redump = forkRedump()
-	pid, errno := startInit(pr, sb.Share && len(sb.InitWrites) == 0)
-	syscall.ForkLock.Unlock()
-	unix.Close(sync[0])
-	if errno != 0 {
-		unix.Close(sync[1])
-		return nil, os.NewSyscallError("clone", errno)
+	ps, err := prepareSandbox(sb, pr, m, fds[:])
+	if err != nil {
+		return fail(err)
 	}
-	// From here on the init may run on pr (and on everything it points to)
-	// until it reports: keep it alive until then.
+	pr.sb = ps
+	st := ps.st
+	st.ctl, st.sync, st.pr, st.allMask = *init, sync[0], pr, ^uint64(0)
+	// The init runs on pr (and everything it points to) until it reports:
+	// keep them alive until then.
 	defer runtime.KeepAlive(pr)
 	defer runtime.KeepAlive(p)
+
+	syscall.ForkLock.Lock()
+	var errno syscall.Errno = syscall.ENOSYS
+	if sharedInit && sb.Share && len(sb.InitWrites) == 0 {
+		pid, errno = cloneShared(ps.cloneflags, m)
+	}
+	// ENOSYS: no clone3 (or a seccomp filter that hides it, as container
+	// runtimes do), or another shared init keeps an unprivileged caller
+	// from sharing (initMem.share); EINVAL: no CLONE_CLEAR_SIGHAND (before
+	// Linux 5.5). A fork does then; any other error is the namespaces'
+	// answer, which a fork would get too.
+	if errno == syscall.ENOSYS || errno == syscall.EINVAL {
+		pr.redump = forkRedump()
+		pid, errno = forkExec(pr, -1)
+	}
+	syscall.ForkLock.Unlock()
+	if errno != 0 {
+		pid = -1
+		return fail(os.NewSyscallError("clone", errno))
+	}
+	unix.Close(sync[0])
+	sync[0] = -1
 	write := sb.WriteMaps
 	if write == nil {
 		write = func(pid int) error { return writeIDMaps(pid, sb) }
 	}
 	if err := write(pid); err != nil {
-		unix.Close(sync[1])
-		unix.Kill(pid, unix.SIGKILL)
-		reap(pid)
-		ps.mem.reaped()
-		return nil, err
+		return fail(err)
 	}
+	// The go-ahead: the maps are written.
 	unix.Write(sync[1], []byte{1})
 	unix.Close(sync[1])
-
-	unix.Close(pair[1])
-	pair[1] = -1
-	rep, credPid, err := ReadReport(ctl)
+	sync[1] = -1
+	unix.Close(*init)
+	*init = -1
+	rep, credPid, err := ReadReport(*ctl)
 	if err != nil {
-		unix.Kill(pid, unix.SIGKILL)
-		reap(pid)
-		ps.mem.reaped()
-		return nil, fmt.Errorf("launch: sandbox init: %w", err)
+		return fail(fmt.Errorf("launch: sandbox init: %w", err))
 	}
 	switch rep.Kind {
 	case ReportStarted:
-		ok, keepMem = true, true
-		return &Started{InitPid: pid, Pid: credPid, Control: ctl, mem: ps.mem}, nil
+		return &Started{InitPid: pid, Pid: credPid, Control: *ctl, mem: m}, nil
 	case ReportFailed:
-		reap(pid)
-		ps.mem.reaped()
 		e := &Error{Step: Step(rep.Step), Index: int(rep.Index), Errno: syscall.Errno(rep.Errno)}
 		switch {
 		case e.Step == StepMountProgram && e.Index < len(sb.Program):
@@ -202,62 +205,43 @@ func StartSandbox(p *Params) (*Started, error) {
 		default:
 			e.Detail = detail(p, e)
 		}
-		return nil, e
+		return fail(e)
 	}
-	unix.Kill(pid, unix.SIGKILL)
-	reap(pid)
-	ps.mem.reaped()
-	return nil, fmt.Errorf("launch: unexpected report kind %d from sandbox init", rep.Kind)
-}
-
-// startInit starts the sandbox init: in our address space when share and
-// the architecture and kernel allow it, else as a forked copy.
-//
-// Preconditions: syscall.ForkLock is held.
-func startInit(p *prepared, share bool) (int, syscall.Errno) {
-	if sharedInit && share {
-		pid, errno := cloneShared(p)
-		// ENOSYS: no clone3 (or a seccomp filter that hides it, as
-		// container runtimes do); EINVAL: no CLONE_CLEAR_SIGHAND (before
-		// Linux 5.5). Anything else is the namespaces' answer, which a fork
-		// would get too.
-		if errno != syscall.ENOSYS && errno != syscall.EINVAL {
-			return pid, errno
-		}
-	}
-	return forkExec(p, -1)
+	return fail(fmt.Errorf("launch: unexpected report kind %d from sandbox init", rep.Kind))
 }
 
 // cloneShared starts the init with clone3(CLONE_VM|CLONE_CLEAR_SIGHAND) on
-// the stack in its initMem: it shares our memory, has default signal
-// dispositions where we have handlers, and inherits from runtime_BeforeFork
-// a mask that blocks every signal, which it keeps.
+// the stack in m: it shares our memory, has default signal dispositions
+// where we have handlers, and inherits from runtime_BeforeFork a mask that
+// blocks every signal, which it keeps. It starts in initEntry with m.state,
+// and waits there for the go-ahead before it reads anything else.
 //
 // Preconditions: syscall.ForkLock is held.
 //
 //go:norace
 //go:nocheckptr
-func cloneShared(p *prepared) (int, syscall.Errno) {
-	st, m := p.sb.st, p.sb.mem
+func cloneShared(flags uintptr, m *initMem) (int, syscall.Errno) {
+	st := m.state
 	args := &m.initArgs
 	*args = cloneArgs{
-		flags:      unix.CLONE_VM | unix.CLONE_CLEAR_SIGHAND | uint64(p.sb.cloneflags),
+		flags:      unix.CLONE_VM | unix.CLONE_CLEAR_SIGHAND | uint64(flags),
 		exitSignal: uint64(syscall.SIGCHLD),
 		stack:      uint64(m.initBase),
 		stackSize:  initStackSize,
 	}
 	if !m.share() {
-		return 0, syscall.ENOSYS
+		return -1, syscall.ENOSYS
 	}
 	st.shared = true
 	runtime_BeforeFork()
-	pid, errno := rawClone3(args, cloneArgsSize, initEntry, p)
+	pid, errno := rawClone3(args, cloneArgsSize, initEntry, unsafe.Pointer(st))
 	runtime_AfterFork()
 	if errno != 0 {
 		st.shared = false
 		m.unshare()
+		return -1, errno
 	}
-	return int(pid), errno
+	return int(pid), 0
 }
 
 func reap(pid int) {
@@ -385,7 +369,9 @@ func (c *cstrings) add(s string, emptyOK bool) (*byte, error) {
 	return &c.buf[at], nil
 }
 
-func prepareSandbox(sb *Sandbox, pr *prepared) (*preparedSandbox, error) {
+// prepareSandbox prepares the init's part of pr, with its state in m; fds
+// are ours, none of which the init keeps.
+func prepareSandbox(sb *Sandbox, pr *prepared, m *initMem, fds []int) (*preparedSandbox, error) {
 	ps := &preparedSandbox{
 		cloneflags: sb.Cloneflags &^ unix.CSIGNAL,
 		initUID:    sb.InitUID, initGID: sb.InitGID,
@@ -411,8 +397,12 @@ func prepareSandbox(sb *Sandbox, pr *prepared) (*preparedSandbox, error) {
 		}
 		sigset |= 1 << (uint(s) - 1)
 	}
-	// The init moves the fds it keeps above every slot, source and register.
-	ps.high = pr.nextfd + len(pr.fd) + 1
+	// The init copies the fds it keeps above every slot, source and
+	// register, and above every fd of ours it must not keep.
+	ps.high = max(pr.nextfd+len(pr.fd)+1, pr.landlock+1)
+	for _, fd := range fds {
+		ps.high = max(ps.high, fd+1)
+	}
 	maxReg := -1
 	var strs cstrings
 	n := 0
@@ -475,15 +465,9 @@ func prepareSandbox(sb *Sandbox, pr *prepared) (*preparedSandbox, error) {
 	for i := range ps.regs {
 		ps.regs[i] = -1
 	}
-	m, err := newInitMem()
-	if err != nil {
-		return nil, err
-	}
 	ps.mem, ps.st = m, m.state
 	st := m.state
-	st.ctl = -1
 	st.sigset = sigset
-	st.allMask = ^uint64(0)
 	st.origMask = threadSigmask()
 	// The Started report: rep in one iovec, our ids in SCM_CREDENTIALS with
 	// the pid filled in by the init.

@@ -48,19 +48,38 @@ func sandboxInit(p *prepared) int {
 }
 
 // initEntry is where an init that shares the caller's memory starts, on its
-// own stack (rawClone3). sandboxInit never returns there.
+// own stack (rawClone3), with its initState. sandboxInit never returns
+// there.
 //
 //go:nosplit
 //go:norace
 //go:nocheckptr
-func initEntry(p *prepared) {
-	sandboxInit(p)
+func initEntry(arg unsafe.Pointer) {
+	st := (*initState)(arg)
+	initWait(st)
+	sandboxInit(st.pr)
 	for {
 		syscall.RawSyscall(syscall.SYS_EXIT_GROUP, 125, 0, 0)
 	}
 }
 
-// initSetup waits for the id maps, then keeps only the fds the init needs,
+// initWait blocks every signal for good (the init takes the ones it handles
+// with rt_sigtimedwait, and no handler of the caller's may ever run in it),
+// then waits for the parent's go-ahead: its id maps are written.
+//
+//go:nosplit
+//go:norace
+//go:nocheckptr
+func initWait(st *initState) {
+	syscall.RawSyscall6(syscall.SYS_RT_SIGPROCMASK, unix.SIG_SETMASK, uintptr(unsafe.Pointer(&st.allMask)), 0, 8, 0, 0)
+	r1, _, err1 := syscall.RawSyscall(syscall.SYS_READ, uintptr(st.sync), uintptr(unsafe.Pointer(&st.buf[0])), 1)
+	if err1 != 0 || r1 != 1 {
+		initFail(st, StepSync, 0, err1)
+	}
+	syscall.RawSyscall(syscall.SYS_CLOSE, uintptr(st.sync), 0, 0)
+}
+
+// initSetup keeps only the fds the init needs,
 // writes its own /proc files, takes its inside identity with every
 // capability, and arranges to hear of stage 0's death.
 //
@@ -80,43 +99,37 @@ func initSetup(p *prepared) {
 	sb = p.sb
 	st = sb.st
 
-	// Every signal stays blocked: the init takes the ones it handles with
-	// rt_sigtimedwait, and no handler of the caller's may ever run here.
-	syscall.RawSyscall6(syscall.SYS_RT_SIGPROCMASK, unix.SIG_SETMASK, uintptr(unsafe.Pointer(&st.allMask)), 0, 8, 0, 0)
-
-	// Wait until the parent has written our id maps.
-	r1, _, err1 = syscall.RawSyscall(syscall.SYS_READ, uintptr(sb.sync), uintptr(unsafe.Pointer(&st.buf[0])), 1)
-	if err1 != 0 || r1 != 1 {
-		initFail(st, StepSync, 0, err1)
-	}
-	// Keep only the fds the init and the program need, moved above every
-	// slot: the init must not hold copies of the caller's other fds (a pipe
-	// held open here would never see EOF elsewhere).
+	// Keep only the fds the init and the program need, copied to sb.high,
+	// sb.high+1, ...: above every fd number the parent named (so no source
+	// is overwritten), replacing whatever the caller had at those numbers.
+	// Then everything else is closed: the init must not hold copies of the
+	// caller's other fds (a pipe held open here would never see EOF
+	// elsewhere; another sandbox's control socket would never hang up).
 	fd = sb.high
 	for i = 0; i < len(p.fd); i++ {
 		if p.fd[i] < 0 {
 			continue
 		}
-		r1, _, err1 = syscall.RawSyscall(syscall.SYS_FCNTL, uintptr(p.fd[i]), syscall.F_DUPFD_CLOEXEC, uintptr(fd))
+		_, _, err1 = syscall.RawSyscall(syscall.SYS_DUP3, uintptr(p.fd[i]), uintptr(fd), unix.O_CLOEXEC)
 		if err1 != 0 {
 			initFail(st, StepFiles, i, err1)
 		}
-		p.fd[i] = int(r1)
-		fd = int(r1) + 1
+		p.fd[i] = fd
+		fd++
 	}
-	r1, _, err1 = syscall.RawSyscall(syscall.SYS_FCNTL, uintptr(st.ctl), syscall.F_DUPFD_CLOEXEC, uintptr(fd))
+	_, _, err1 = syscall.RawSyscall(syscall.SYS_DUP3, uintptr(st.ctl), uintptr(fd), unix.O_CLOEXEC)
 	if err1 != 0 {
 		initFail(st, StepFiles, 0, err1)
 	}
-	st.ctl = int(r1)
-	fd = int(r1) + 1
+	st.ctl = fd
+	fd++
 	if p.landlock >= 0 {
-		r1, _, err1 = syscall.RawSyscall(syscall.SYS_FCNTL, uintptr(p.landlock), syscall.F_DUPFD_CLOEXEC, uintptr(fd))
+		_, _, err1 = syscall.RawSyscall(syscall.SYS_DUP3, uintptr(p.landlock), uintptr(fd), unix.O_CLOEXEC)
 		if err1 != 0 {
 			initFail(st, StepLandlock, 0, err1)
 		}
-		p.landlock = int(r1)
-		fd = int(r1) + 1
+		p.landlock = fd
+		fd++
 	}
 	syscall.RawSyscall(unix.SYS_CLOSE_RANGE, 0, uintptr(sb.high-1), 0)
 	syscall.RawSyscall(unix.SYS_CLOSE_RANGE, uintptr(fd), ^uintptr(0)>>1, 0)
@@ -540,9 +553,9 @@ func spawnChild(p *prepared, kind int) (uintptr, syscall.Errno) {
 	st = p.sb.st
 	if st.shared {
 		if kind == childHook {
-			return rawClone3(&st.child3, cloneArgsSize, hookMain, p)
+			return rawClone3(&st.child3, cloneArgsSize, hookMain, unsafe.Pointer(p))
 		}
-		return rawClone3(&st.child3, cloneArgsSize, programEntry, p)
+		return rawClone3(&st.child3, cloneArgsSize, programEntry, unsafe.Pointer(p))
 	}
 	// A fork: the child returns 0 up to sandboxInit's caller, which runs it.
 	r1, _, err1 = syscall.RawSyscall(syscall.SYS_CLONE, uintptr(syscall.SIGCHLD), 0, 0)
@@ -556,7 +569,8 @@ func spawnChild(p *prepared, kind int) (uintptr, syscall.Errno) {
 //go:nosplit
 //go:norace
 //go:nocheckptr
-func programEntry(p *prepared) {
+func programEntry(arg unsafe.Pointer) {
+	p := (*prepared)(arg)
 	st := p.sb.st
 	syscall.RawSyscall(syscall.SYS_CLOSE, uintptr(st.epipe[0]), 0, 0)
 	syscall.RawSyscall6(syscall.SYS_RT_SIGPROCMASK, unix.SIG_SETMASK, uintptr(unsafe.Pointer(&st.origMask)), 0, 8, 0, 0)
@@ -570,7 +584,8 @@ func programEntry(p *prepared) {
 //go:nosplit
 //go:norace
 //go:nocheckptr
-func hookMain(p *prepared) {
+func hookMain(arg unsafe.Pointer) {
+	p := (*prepared)(arg)
 	sb := p.sb
 	in := &sb.insns[sb.st.hook]
 	syscall.RawSyscall(syscall.SYS_FCHDIR, uintptr(sb.regs[in.r]), 0, 0)
