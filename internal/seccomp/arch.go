@@ -63,17 +63,26 @@ func newArchInfo(name string, audit uint32, table []sysEntry, x32 bool) *archInf
 // lookupArch returns the architecture named name ("x86_64", "aarch64", or
 // their GOARCH spellings); "" means the architecture this binary runs on.
 func lookupArch(name string) (*archInfo, error) {
+	n, err := archName(name)
+	if err != nil {
+		return nil, err
+	}
+	return archs()[n], nil
+}
+
+// archName returns the Linux name of a supported architecture given as
+// lookupArch takes it, without building the syscall tables.
+func archName(name string) (string, error) {
 	if name == "" {
 		name = runtime.GOARCH
 	}
 	if alias, ok := archAliases[name]; ok {
 		name = alias
 	}
-	a, ok := archs()[name]
-	if !ok {
-		return nil, fmt.Errorf("unsupported architecture %q (supported: x86_64, aarch64)", name)
+	if name != "x86_64" && name != "aarch64" {
+		return "", fmt.Errorf("unsupported architecture %q (supported: x86_64, aarch64)", name)
 	}
-	return a, nil
+	return name, nil
 }
 
 // knownSyscall reports whether name is a Linux system call on any

@@ -35,18 +35,19 @@ func precompiled(c Config) []unix.SockFilter {
 	if (c.Mode != "" && c.Mode != "default") || len(c.Allow)+len(c.Deny)+len(c.AddressFamilies) > 0 {
 		return nil
 	}
-	a, err := lookupArch(c.Arch)
+	// archName, not lookupArch: the syscall tables are not needed here.
+	name, err := archName(c.Arch)
 	if err != nil {
 		return nil
 	}
 	switch {
-	case a.name == "x86_64" && !c.AllowUserns:
+	case name == "x86_64" && !c.AllowUserns:
 		return slices.Clone(default_x86_64[:])
-	case a.name == "x86_64":
+	case name == "x86_64":
 		return slices.Clone(default_x86_64_userns[:])
-	case a.name == "aarch64" && !c.AllowUserns:
+	case name == "aarch64" && !c.AllowUserns:
 		return slices.Clone(default_aarch64[:])
-	case a.name == "aarch64":
+	case name == "aarch64":
 		return slices.Clone(default_aarch64_userns[:])
 	}
 	return nil
