@@ -4,10 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/signal"
 	"runtime"
+	"strconv"
 	"syscall"
 
 	"github.com/covebox/cove/dive/client"
@@ -37,6 +37,7 @@ Start program in remote 'dived' and 'invite' it here by redirecting fds
 // with its exit codes (see docs/dive.md).
 func diveTool(argv []string) int {
 	fds := client.InheritedFDs() // before this process opens anything
+	runtime.UnlockOSThread()     // see diveMain
 	if len(argv) < 2 || argv[1] == "-?" || argv[1] == "--help" || argv[1] == "--version" {
 		fmt.Printf(diveToolUsage, Version)
 		return 4
@@ -46,11 +47,12 @@ func diveTool(argv []string) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 12
 	}
-	c, err := net.DialUnix("unix", nil, &net.UnixAddr{Name: argv[1], Net: "unix"})
+	c, err := client.DialRaw(argv[1])
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "connect: %v\n", dialErrText(err))
 		return 2
 	}
+	defer c.Close()
 	out, err := client.Run1100(c, s, fds, argv[2:], os.Environ())
 	switch {
 	case out.Incompatible:
@@ -80,8 +82,11 @@ func dialErrText(err error) string {
 
 // diveMain implements `cove dive SOCKET|@ABSTRACT [COMMAND...]`.
 func diveMain(args []string, stdout, stderr io.Writer) int {
+	fds := client.InheritedFDs() // before this process opens anything
+	// The engine pins the main goroutine to the main thread; a client
+	// starts no sandbox, and the pin would cost a thread hand-off each
+	// time this goroutine blocks.
 	runtime.UnlockOSThread()
-	fds := client.InheritedFDs()
 	if len(args) == 0 || args[0] == "--help" || args[0] == "-h" {
 		w := stdout
 		if len(args) == 0 {
@@ -106,12 +111,21 @@ and DIVE_SIGFWMODE work as with dive. See docs/dive.md.
 		fmt.Fprintf(stderr, "cove dive: %v\n", err)
 		return exitSetup
 	}
+	// Signal forwarding is set up on another goroutine while this one
+	// talks to the server (signal.Notify starts a thread of its own); the
+	// program's start waits for it below.
 	var sigs chan os.Signal
+	sigReady := make(chan struct{})
 	if s.SigFwMode != 0 {
 		sigs = make(chan os.Signal, 64)
-		signal.Notify(sigs, client.Forwarded...)
+		go func() {
+			signal.Notify(sigs, client.Forwarded...)
+			close(sigReady)
+		}()
+	} else {
+		close(sigReady)
 	}
-	c, err := net.DialUnix("unix", nil, &net.UnixAddr{Name: args[0], Net: "unix"})
+	c, err := client.DialRaw(args[0])
 	if err != nil {
 		fmt.Fprintf(stderr, "cove dive: connect %s: %v\n", args[0], dialErrText(err))
 		return exitSetup
@@ -121,13 +135,14 @@ and DIVE_SIGFWMODE work as with dive. See docs/dive.md.
 	if closeTerm {
 		defer unix.Close(term)
 	}
-	cn, pending, err := client.Open(c, term)
+	cn, pending, err := client.OpenSingle(c, term)
 	if err != nil {
 		fmt.Fprintf(stderr, "cove dive: %v\n", err)
 		return exitSetup
 	}
 	if pending != nil {
 		// A real dived: protocol 1100 on the same connection.
+		<-sigReady
 		if sigs != nil {
 			signal.Stop(sigs)
 		}
@@ -138,7 +153,7 @@ and DIVE_SIGFWMODE work as with dive. See docs/dive.md.
 		}
 		return out.Status
 	}
-	r := client.Request{Argv: args[1:], Env: os.Environ(), Files: map[int]int{}, Dir: -1, Root: -1, Terminal: term,
+	r := client.Request{Argv: args[1:], Env: os.Environ(), Files: make(map[int]int, len(fds)), Dir: -1, Root: -1, Terminal: term,
 		Detach: s.WaitMode == 1, SignalGroup: s.SigFwMode == 2}
 	for _, fd := range fds {
 		r.Files[fd] = fd
@@ -162,12 +177,11 @@ and DIVE_SIGFWMODE work as with dive. See docs/dive.md.
 	if len(r.Argv) == 0 {
 		r.Argv = []string{""} // the server's forced command, if any, runs; else it refuses
 	}
-	p, err := cn.Start(r)
-	if err != nil {
+	if err := cn.Start(r); err != nil {
 		return reportStartError(stderr, err)
 	}
-	if p.PidFD >= 0 {
-		unix.Close(p.PidFD)
+	if cn.PidFD >= 0 {
+		unix.Close(cn.PidFD)
 	}
 	// Our copies go, so that EOF reaches the program's peers (as dive does).
 	for _, fd := range fds {
@@ -178,30 +192,38 @@ and DIVE_SIGFWMODE work as with dive. See docs/dive.md.
 	if r.Detach {
 		return 0
 	}
-	for {
-		select {
-		case <-p.Done():
-			x, err := p.Wait()
-			if err != nil {
-				return reportStartError(stderr, err)
-			}
-			if x.Signal != 0 {
-				return 128 + int(x.Signal)
-			}
-			return int(x.Code)
-		case sig := <-sigs:
-			n, ok := sig.(syscall.Signal)
-			if !ok || n == syscall.SIGURG || n == syscall.SIGCHLD {
-				continue
-			}
-			if n == syscall.SIGWINCH && term >= 0 {
-				if ws, err := unix.IoctlGetWinsize(term, unix.TIOCGWINSZ); err == nil {
-					p.Resize(wire.WinSize{Rows: ws.Row, Cols: ws.Col, XPixel: ws.Xpixel, YPixel: ws.Ypixel})
-				}
-				continue
-			}
-			p.Signal(n)
+	<-sigReady
+	if sigs != nil {
+		go forwardSignals(cn, sigs, term)
+	}
+	x, err := cn.Wait()
+	if errors.Is(err, client.ErrNoWait) {
+		return 0 // started; a --no-wait server never reports the end
+	}
+	if err != nil {
+		return reportStartError(stderr, err)
+	}
+	if x.Signal != 0 {
+		return 128 + int(x.Signal)
+	}
+	return int(x.Code)
+}
+
+// forwardSignals sends the signals this process catches to the program
+// (SIGWINCH as a window-size update) until the process exits.
+func forwardSignals(cn *client.Single, sigs chan os.Signal, term int) {
+	for sig := range sigs {
+		n, ok := sig.(syscall.Signal)
+		if !ok || n == syscall.SIGURG || n == syscall.SIGCHLD {
+			continue
 		}
+		if n == syscall.SIGWINCH && term >= 0 {
+			if ws, err := unix.IoctlGetWinsize(term, unix.TIOCGWINSZ); err == nil {
+				cn.Resize(wire.WinSize{Rows: ws.Row, Cols: ws.Col, XPixel: ws.Xpixel, YPixel: ws.Ypixel})
+			}
+			continue
+		}
+		cn.Signal(n)
 	}
 }
 
@@ -227,8 +249,8 @@ func diveTerminal(spec string, fds []int) (int, bool) {
 		return -1, false
 	}
 	if spec[0] == '@' {
-		var n int
-		if _, err := fmt.Sscanf(spec[1:], "%d", &n); err != nil {
+		n, err := strconv.Atoi(spec[1:])
+		if err != nil {
 			return -1, false
 		}
 		for _, f := range fds {

@@ -3,7 +3,6 @@ package client
 import (
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/signal"
 	"strconv"
@@ -101,7 +100,7 @@ type Outcome1100 struct {
 // Preconditions: c is connected and nothing was read from it; fds are the
 // caller's open descriptors and do not include c; env is the environment to
 // send. Signals are taken over (signal.Notify) while it waits.
-func Run1100(c *net.UnixConn, s Settings, fds []int, argv, env []string) (Outcome1100, error) {
+func Run1100(c Transport, s Settings, fds []int, argv, env []string) (Outcome1100, error) {
 	var out Outcome1100
 	sock := proto1100.NewSocket(c)
 	l := proto1100.NativeLayout()
@@ -140,7 +139,7 @@ func Run1100(c *net.UnixConn, s Settings, fds []int, argv, env []string) (Outcom
 
 // finish1100 runs the conversation from the fd list on; it is shared with
 // the native client's fallback against a real dived.
-func finish1100(c *net.UnixConn, enc *proto1100.Encoder, dec *proto1100.Decoder, s Settings, fds []int, argv, env []string, helper int32, enabled bool, sigs chan os.Signal, out Outcome1100) (Outcome1100, error) {
+func finish1100(c Transport, enc *proto1100.Encoder, dec *proto1100.Decoder, s Settings, fds []int, argv, env []string, helper int32, enabled bool, sigs chan os.Signal, out Outcome1100) (Outcome1100, error) {
 	mode := s.WaitMode
 	if mode == 0 && !enabled {
 		out.Warning = "dive: Warning: can't request proper waiting for program termination from dived\n" +

@@ -1,7 +1,6 @@
 package client
 
 import (
-	"os"
 	"slices"
 	"strconv"
 
@@ -12,17 +11,23 @@ import (
 // order, read from /proc/self/fd (so numbers ≥ 1024 are seen too) with raw
 // system calls: an *os.File would register with the runtime's poller and
 // open its epoll descriptors first. Call it before opening anything, so that
-// the list is what the process inherited. Descriptors of the Go runtime's
-// poller (eventpoll, eventfd), if it already made them, are left out.
+// the list is what the process inherited.
+//
+// A descriptor with FD_CLOEXEC set was opened by this process (exec closed
+// every inherited one that had it): the runtime's poller, the directory
+// being read. Left out too: a standard descriptor that the Go runtime
+// opened on /dev/null, O_RDWR, because the caller had it closed (Go does
+// that at start); an inherited /dev/null is kept unless it is O_RDWR too,
+// which a shell's "<>/dev/null" is, and then it is taken as closed.
 func InheritedFDs() []int {
 	dir, err := unix.Open("/proc/self/fd", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return fallbackFDs()
 	}
 	var out []int
-	buf := make([]byte, 8192)
+	var buf [4096]byte
 	for {
-		n, err := unix.Getdents(dir, buf)
+		n, err := unix.Getdents(dir, buf[:])
 		if err != nil {
 			unix.Close(dir)
 			return fallbackFDs()
@@ -37,42 +42,29 @@ func InheritedFDs() []int {
 			if err != nil || fd == dir {
 				continue
 			}
+			if fl, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0); err != nil || fl&unix.FD_CLOEXEC != 0 {
+				continue
+			}
+			if fd <= 2 && runtimeDevNull(fd) {
+				continue
+			}
 			out = append(out, fd)
 		}
 	}
 	unix.Close(dir)
-	kept := out[:0]
-	for _, fd := range out {
-		var st unix.Stat_t
-		if unix.Fstat(fd, &st) != nil {
-			continue
-		}
-		l, _ := os.Readlink("/proc/self/fd/" + strconv.Itoa(fd))
-		if (l == "anon_inode:[eventpoll]" || l == "anon_inode:[eventfd]") && runtimePoller(fd) {
-			continue
-		}
-		if fd <= 2 && l == "/dev/null" && openRDWR(fd) {
-			// The Go runtime opens /dev/null O_RDWR on a standard fd that
-			// was closed at exec; the caller had it closed.
-			continue
-		}
-		kept = append(kept, fd)
-	}
-	slices.Sort(kept)
-	return kept
+	slices.Sort(out)
+	return out
 }
 
-// openRDWR reports whether fd was opened O_RDWR.
-func openRDWR(fd int) bool {
+// runtimeDevNull reports whether fd is /dev/null (character device 1:3)
+// opened O_RDWR, as the Go runtime opens it on a closed standard fd.
+func runtimeDevNull(fd int) bool {
+	var st unix.Stat_t
+	if unix.Fstat(fd, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFCHR || st.Rdev != unix.Mkdev(1, 3) {
+		return false
+	}
 	fl, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0)
 	return err == nil && fl&unix.O_ACCMODE == unix.O_RDWR
-}
-
-// runtimePoller reports whether fd is close-on-exec, as the runtime's
-// poller descriptors are (an inherited descriptor never is: exec closed those).
-func runtimePoller(fd int) bool {
-	fl, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0)
-	return err == nil && fl&unix.FD_CLOEXEC != 0
 }
 
 // fallbackFDs is dive's way: fstat every number below 1024.

@@ -3,7 +3,6 @@ package client
 import (
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"sync"
 	"syscall"
@@ -23,7 +22,7 @@ const WantCaps = wire.CapPidFD | wire.CapWinSize | wire.CapStructuredErrors
 // Conn is a held native connection to a cove server. It is safe for
 // concurrent use: each Start runs on its own stream.
 type Conn struct {
-	c    *net.UnixConn
+	c    Transport
 	wc   *wire.Conn
 	caps wire.Caps
 
@@ -37,7 +36,7 @@ type Conn struct {
 // the Intro (terminal, wait requested) is sent and answered; Run finishes
 // the conversation in protocol 1100.
 type Pending1100 struct {
-	c       *net.UnixConn
+	c       Transport
 	enc     *proto1100.Encoder
 	dec     *proto1100.Decoder
 	helper  int32
@@ -49,53 +48,83 @@ func (p *Pending1100) Run(s Settings, fds []int, argv, env []string) (Outcome110
 	return finish1100(p.c, p.enc, p.dec, s, fds, argv, env, p.helper, p.enabled, nil, Outcome1100{})
 }
 
-// Open reads the server's greeting from a fresh connection and offers the
-// native protocol, sending terminal (or -1) as dive would. It returns a
+// Open offers the native protocol on a fresh connection, sending terminal
+// (or -1) as dive would, and reads the server's greeting and answer. It returns a
 // *Conn when the server is cove, or a *Pending1100 when it is a real dived.
-func Open(c *net.UnixConn, terminal int) (*Conn, *Pending1100, error) {
+func Open(c Transport, terminal int) (*Conn, *Pending1100, error) {
+	wc, pending, err := upgrade(c, terminal)
+	if err != nil || pending != nil {
+		return nil, pending, err
+	}
+	if err := wc.WriteMessage(0, wire.Hello{Version: wire.Version, Caps: WantCaps}); err != nil {
+		return nil, nil, err
+	}
+	caps, err := readHello(wc)
+	if err != nil {
+		return nil, nil, err
+	}
+	cn := &Conn{c: c, wc: wc, caps: caps, procs: map[uint32]*Process{}}
+	go cn.read()
+	return cn, nil, nil
+}
+
+// upgrade sends the upgrade offer with terminal, reads the protocol-1100
+// greeting, and then the answer: a cove server accepts (a wire.Conn is
+// returned), a real dived answers as to "wait requested" (a Pending1100).
+func upgrade(c Transport, terminal int) (*wire.Conn, *Pending1100, error) {
 	sock := proto1100.NewSocket(c)
 	l := proto1100.NativeLayout()
 	enc, _ := proto1100.NewEncoder(sock, l)
 	dec, _ := proto1100.NewDecoder(sock, l, proto1100.Limits{})
-	hello, err := dec.ReadHello()
-	if err != nil {
-		return nil, nil, fmt.Errorf("greeting: %w", err)
-	}
+	// The offer goes before the greeting is read: every server reads the
+	// client's first bytes only after sending its greeting, so the order
+	// on the wire is the same and one round trip is saved.
 	var offer [4]byte
 	copy(offer[:], wire.UpgradeOffer)
 	if err := enc.WriteIntroRaw(terminal, offer); err != nil {
 		return nil, nil, fmt.Errorf("upgrade offer: %w", err)
 	}
-	var reply [4]byte
-	if _, err := io.ReadFull(c, reply[:]); err != nil {
+	hello, err := dec.ReadHello()
+	if err != nil {
+		return nil, nil, fmt.Errorf("greeting: %w", err)
+	}
+	reply, err := sock.ReadBytes(4)
+	if err != nil {
 		return nil, nil, fmt.Errorf("upgrade reply: %w", err)
 	}
-	kind, err := wire.DetectReply(reply[:])
+	kind, err := wire.DetectReply(reply)
 	if err != nil {
 		return nil, nil, err
 	}
 	if kind == wire.KindDive1100 {
-		w, err := l.ParseWaitReply(reply[:])
+		w, err := l.ParseWaitReply(reply)
 		if err != nil {
 			return nil, nil, err
 		}
 		return nil, &Pending1100{c: c, enc: enc, dec: dec, helper: hello.HelperPID, enabled: w.Enabled}, nil
 	}
-	wc := wire.NewConn(c, wire.Limits{})
-	if err := wc.WriteMessage(0, wire.Hello{Version: wire.Version, Caps: WantCaps}); err != nil {
-		return nil, nil, err
-	}
-	_, m, err := wc.ReadMessage()
+	return wire.NewConn(c, wire.Limits{}), nil, nil
+}
+
+// readHello reads the server's Hello.
+func readHello(wc *wire.Conn) (wire.Caps, error) {
+	stream, m, err := wc.ReadMessage()
 	if err != nil {
-		return nil, nil, fmt.Errorf("hello: %w", err)
+		return 0, fmt.Errorf("hello: %w", err)
 	}
 	h, ok := m.(wire.Hello)
-	if !ok {
-		return nil, nil, fmt.Errorf("hello: server sent %s", m.Type())
+	if !ok || stream != 0 {
+		closeMessage(m)
+		return 0, fmt.Errorf("hello: server sent %s on stream %d", m.Type(), stream)
 	}
-	cn := &Conn{c: c, wc: wc, caps: h.Caps, procs: map[uint32]*Process{}}
-	go cn.read()
-	return cn, nil, nil
+	return h.Caps, nil
+}
+
+// closeMessage closes the descriptors a server message carries.
+func closeMessage(m wire.Message) {
+	if s, ok := m.(wire.Started); ok && s.HasPidFD {
+		unix.Close(s.PidFD)
+	}
 }
 
 // Dial connects to a cove server at addr (a path or "@name") and returns a
@@ -147,6 +176,37 @@ type Request struct {
 	SignalGroup bool
 }
 
+// wire is the Request message for r; caps are the negotiated (or, before
+// the server's Hello, the offered) capabilities.
+func (r Request) wire(caps wire.Caps) wire.Request {
+	q := wire.Request{Argv: r.Argv, Env: r.Env, Wait: wire.WaitExit}
+	if r.Detach {
+		q.Wait = wire.WaitDetach
+	}
+	if r.SignalGroup {
+		q.Signals = wire.SignalGroup
+	}
+	if r.Terminal >= 0 {
+		q.Terminal = &wire.Terminal{FD: r.Terminal}
+		if r.Size != nil && caps&wire.CapWinSize != 0 {
+			q.Terminal.Size = r.Size
+		}
+	}
+	if r.Dir >= 0 {
+		q.Cwd = wire.Dir{Kind: wire.DirFD, FD: r.Dir}
+	}
+	if r.Root >= 0 {
+		q.Root = wire.Dir{Kind: wire.DirFD, FD: r.Root}
+	}
+	if r.SetUmask {
+		q.SetUmask, q.Umask = true, uint32(r.Umask)
+	}
+	for target, fd := range r.Files {
+		q.FDs = append(q.FDs, wire.PassedFD{Target: uint32(target), FD: fd})
+	}
+	return q
+}
+
 // Process is a program started by Start.
 type Process struct {
 	Pid int
@@ -165,31 +225,7 @@ type Process struct {
 
 // Start asks the server to start r and waits for it to run.
 func (cn *Conn) Start(r Request) (*Process, error) {
-	q := wire.Request{Argv: r.Argv, Env: r.Env, Wait: wire.WaitExit}
-	if r.Detach {
-		q.Wait = wire.WaitDetach
-	}
-	if r.SignalGroup {
-		q.Signals = wire.SignalGroup
-	}
-	if r.Terminal >= 0 {
-		q.Terminal = &wire.Terminal{FD: r.Terminal}
-		if r.Size != nil && cn.caps&wire.CapWinSize != 0 {
-			q.Terminal.Size = r.Size
-		}
-	}
-	if r.Dir >= 0 {
-		q.Cwd = wire.Dir{Kind: wire.DirFD, FD: r.Dir}
-	}
-	if r.Root >= 0 {
-		q.Root = wire.Dir{Kind: wire.DirFD, FD: r.Root}
-	}
-	if r.SetUmask {
-		q.SetUmask, q.Umask = true, uint32(r.Umask)
-	}
-	for target, fd := range r.Files {
-		q.FDs = append(q.FDs, wire.PassedFD{Target: uint32(target), FD: fd})
-	}
+	q := r.wire(cn.caps)
 	p := &Process{cn: cn, PidFD: -1, detach: r.Detach, started: make(chan error, 1), done: make(chan struct{})}
 	cn.mu.Lock()
 	if cn.err != nil {
@@ -235,9 +271,7 @@ func (cn *Conn) read() {
 		p := cn.procs[stream]
 		cn.mu.Unlock()
 		if p == nil {
-			if s, ok := m.(wire.Started); ok && s.HasPidFD {
-				unix.Close(s.PidFD)
-			}
+			closeMessage(m)
 			continue
 		}
 		switch m := m.(type) {

@@ -18,18 +18,27 @@ const oobFDs = 8
 // peer cannot make us allocate a 10 MB argv block with eight bytes.
 const readChunk = 64 << 10
 
+// MsgConn is what a Socket needs of a connected AF_UNIX SOCK_STREAM
+// socket: *net.UnixConn has it, and so does a socket used with blocking
+// system calls.
+type MsgConn interface {
+	ReadMsgUnix(b, oob []byte) (n, oobn, flags int, addr *net.UnixAddr, err error)
+	WriteMsgUnix(b, oob []byte, addr *net.UnixAddr) (n, oobn int, err error)
+	Write(b []byte) (int, error)
+}
+
 // Socket carries protocol 1100 over a connected AF_UNIX SOCK_STREAM socket;
 // it is both a Source and a Sink. Received descriptors have FD_CLOEXEC set
 // (Go reads with MSG_CMSG_CLOEXEC) and belong to the caller. A Socket does
 // not own the connection; deadlines are set on it directly.
 type Socket struct {
-	c   *net.UnixConn
+	c   MsgConn
 	oob []byte
 }
 
 // NewSocket returns a Socket over c. Precondition: c is a connected
 // SOCK_STREAM AF_UNIX socket.
-func NewSocket(c *net.UnixConn) *Socket {
+func NewSocket(c MsgConn) *Socket {
 	return &Socket{c: c, oob: make([]byte, unix.CmsgSpace(oobFDs*4))}
 }
 

@@ -17,12 +17,21 @@ const scmMaxFD = 253
 // alone cannot make the reader allocate a whole FrameBytes.
 const readChunk = 64 << 10
 
+// MsgConn is what a Conn needs of a connected AF_UNIX SOCK_STREAM socket:
+// *net.UnixConn has it, and so does a socket read and written with blocking
+// system calls (dive/client's CLI path, which needs no poller).
+type MsgConn interface {
+	ReadMsgUnix(b, oob []byte) (n, oobn, flags int, addr *net.UnixAddr, err error)
+	WriteMsgUnix(b, oob []byte, addr *net.UnixAddr) (n, oobn int, err error)
+	Write(b []byte) (int, error)
+}
+
 // Conn reads and writes frames over a connected AF_UNIX SOCK_STREAM socket.
 // Reads are not safe for concurrent use; writes are (a mutex keeps frames
 // whole). Received descriptors have FD_CLOEXEC set and belong to the caller.
 // Deadlines are set on the underlying connection.
 type Conn struct {
-	c   *net.UnixConn
+	c   MsgConn
 	lim Limits
 	oob []byte
 	wmu sync.Mutex
@@ -31,7 +40,7 @@ type Conn struct {
 // NewConn returns a Conn over c; zero fields of lim take the defaults.
 // Precondition: c is a connected SOCK_STREAM AF_UNIX socket, positioned at a
 // frame boundary (after the upgrade handshake).
-func NewConn(c *net.UnixConn, lim Limits) *Conn {
+func NewConn(c MsgConn, lim Limits) *Conn {
 	return &Conn{c: c, lim: lim.withDefaults(), oob: make([]byte, unix.CmsgSpace(scmMaxFD*4))}
 }
 
