@@ -1,11 +1,21 @@
-// Command dive benchmarks cove serve/cove dive against vi/dive's dive/dived
-// when their paths are given: the CLI round trip of /bin/true (median), the
-// CLI throughput with 8 concurrent clients, and starts per second through
-// the Go client library on held connections. It prints ratios.
+// Command dive benchmarks cove serve / cove dive against vi/dive's
+// dive/dived when their paths are given, side by side in the same run:
 //
-//	go run ./bench/dive -cove bin/cove [-dive PATH -dived PATH] [-n 300]
+//   - the CLI round trip of /bin/true (median of n runs),
+//   - CLI throughput with 8 concurrent clients,
+//   - the real dive client against cove serve and cove dive against the real
+//     dived (which side costs what),
+//   - starts per second through the Go client library on 8 held
+//     connections.
 //
-// Run it as root (the servers run as root, as in docs/serve.md).
+// Each figure is the median of -rounds rounds; the rounds interleave cove
+// and dive so that load from other processes hits both alike. It prints the
+// ratios and the targets (CLI round trip ≤ 0.75× dive's, CLI
+// throughput ≥ 1.5× dive's, library ≥ 3,000 starts/s).
+//
+//	go run ./bench/dive -cove bin/cove [-dive PATH -dived PATH] [-n 300] [-rounds 3]
+//
+// Run it as root: the servers run as root, as in docs/serve.md.
 package main
 
 import (
@@ -20,43 +30,71 @@ import (
 	"time"
 
 	divec "github.com/covebox/cove/dive/client"
+	"golang.org/x/sys/unix"
 )
 
 func main() {
 	cove := flag.String("cove", "bin/cove", "cove binary")
 	dive := flag.String("dive", "", "vi/dive client binary (optional)")
 	dived := flag.String("dived", "", "vi/dive server binary (optional)")
-	n := flag.Int("n", 300, "round trips per measurement")
+	n := flag.Int("n", 300, "CLI round trips per measurement")
+	rounds := flag.Int("rounds", 3, "rounds; each figure is the median")
+	libN := flag.Int("lib", 8000, "starts per library measurement")
 	flag.Parse()
 	dir, err := os.MkdirTemp("", "cove-bench-dive-")
 	if err != nil {
 		fail(err)
 	}
 	defer os.RemoveAll(dir)
+	abs, err := filepath.Abs(*cove)
+	if err != nil {
+		fail(err)
+	}
 
 	coveSock := filepath.Join(dir, "cove.sock")
-	stop := startServer(exec.Command(*cove, "serve", coveSock, "--log-level", "error", "--max-clients", "128"), coveSock)
+	stop := startServer(exec.Command(abs, "serve", coveSock, "--log-level", "error", "--max-clients", "128"), coveSock)
 	defer stop()
-	coveCLI := []string{*cove, "dive", coveSock, "/bin/true"}
-	cMed := median(*n, coveCLI)
-	cTput := throughput(8, *n, coveCLI)
-	fmt.Printf("cove dive SOCK /bin/true   median %6.2f ms   8 clients %6.0f starts/s\n", ms(cMed), cTput)
-
-	if *dive != "" && *dived != "" {
-		dsock := filepath.Join(dir, "dived.sock")
+	real := *dive != "" && *dived != ""
+	var dsock string
+	if real {
+		dsock = filepath.Join(dir, "dived.sock")
 		stopd := startServer(exec.Command(*dived, dsock), dsock)
-		diveCLI := []string{*dive, dsock, "/bin/true"}
-		dMed := median(*n, diveCLI)
-		dTput := throughput(8, *n, diveCLI)
-		stopd()
-		fmt.Printf("dive SOCK /bin/true        median %6.2f ms   8 clients %6.0f starts/s\n", ms(dMed), dTput)
-		fmt.Printf("ratio cove/dive            median %6.2f×      throughput %6.2f×\n", ms(cMed)/ms(dMed), cTput/dTput)
+		defer stopd()
 	}
-	base := median(*n, []string{"/bin/true"})
-	fmt.Printf("/bin/true fork+exec        median %6.2f ms\n", ms(base))
 
-	lib := library(coveSock, 8, 5000)
-	fmt.Printf("Go client, 8 held conns    %6.0f starts/s of /bin/true\n", lib)
+	type series struct {
+		name string
+		argv []string
+		med  []time.Duration
+		tput []float64
+	}
+	all := []*series{{name: "cove dive → cove serve", argv: []string{abs, "dive", coveSock, "/bin/true"}}}
+	if real {
+		all = append(all,
+			&series{name: "dive → dived", argv: []string{*dive, dsock, "/bin/true"}},
+			&series{name: "dive → cove serve", argv: []string{*dive, coveSock, "/bin/true"}},
+			&series{name: "cove dive → dived", argv: []string{abs, "dive", dsock, "/bin/true"}})
+	}
+	base := &series{name: "/bin/true (fork+exec)", argv: []string{"/bin/true"}}
+	var lib []float64
+	for r := 0; r < *rounds; r++ {
+		for _, s := range append(all, base) {
+			s.med = append(s.med, median(*n, s.argv))
+			s.tput = append(s.tput, throughput(8, *n, s.argv))
+		}
+		lib = append(lib, library(coveSock, 8, *libN))
+	}
+	fmt.Printf("%-28s %12s %16s\n", "(median of rounds)", "round trip", "8 clients")
+	for _, s := range append(all, base) {
+		fmt.Printf("%-28s %9.2f ms %12.0f /s\n", s.name, ms(mid(s.med)), midf(s.tput))
+	}
+	fmt.Printf("%-28s %28.0f starts/s of /bin/true\n", "Go client, 8 held conns", midf(lib))
+	if real {
+		c, d := all[0], all[1]
+		rt, tp := ms(mid(c.med))/ms(mid(d.med)), midf(c.tput)/midf(d.tput)
+		fmt.Printf("\nratio cove/dive: round trip %.2f× (target ≤ 0.75×), throughput %.2f× (target ≥ 1.5×)\n", rt, tp)
+	}
+	fmt.Printf("library: %.0f starts/s (target ≥ 3000)\n", midf(lib))
 }
 
 func fail(err error) {
@@ -65,6 +103,7 @@ func fail(err error) {
 }
 
 func startServer(cmd *exec.Cmd, sock string) func() {
+	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
 		fail(err)
 	}
@@ -81,6 +120,18 @@ func startServer(cmd *exec.Cmd, sock string) func() {
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+func mid(d []time.Duration) time.Duration {
+	d = slices.Clone(d)
+	slices.Sort(d)
+	return d[len(d)/2]
+}
+
+func midf(f []float64) float64 {
+	f = slices.Clone(f)
+	slices.Sort(f)
+	return f[len(f)/2]
+}
 
 func once(argv []string) time.Duration {
 	t0 := time.Now()
@@ -99,8 +150,7 @@ func median(n int, argv []string) time.Duration {
 	for i := range d {
 		d[i] = once(argv)
 	}
-	slices.Sort(d)
-	return d[n/2]
+	return mid(d)
 }
 
 func throughput(workers, n int, argv []string) float64 {
@@ -140,7 +190,12 @@ func library(sock string, workers, n int) float64 {
 				if err != nil {
 					fail(err)
 				}
-				p.Wait()
+				if p.PidFD >= 0 {
+					unix.Close(p.PidFD)
+				}
+				if _, err := p.Wait(); err != nil {
+					fail(err)
+				}
 			}
 		}(c)
 	}

@@ -59,6 +59,9 @@ func startBin(t *testing.T, sock string, argv ...string) *exec.Cmd {
 			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 			<-done
 		}
+		// What the group still holds: a dived -s pid leaves its serving
+		// clone, a PID 1 that ignores SIGTERM from outside.
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 		logf.Close()
 		if t.Failed() {
 			t.Logf("%v log:\n%s", argv, logText())
