@@ -58,6 +58,7 @@ ci: deps check test race fuzz
 
 bench: build
 	$(GO) run ./bench -cove $(BIN)
+	$(GO) run ./bench/dive -cove $(BIN) $(if $(DIVE),-dive $(DIVE)) $(if $(DIVED),-dived $(DIVED))
 
 clean:
 	rm -rf bin
