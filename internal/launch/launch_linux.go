@@ -421,8 +421,18 @@ func prepare(p *Params) (*prepared, error) {
 		}
 	}
 	pr.rlim = make([]rlimit64, len(p.Rlimits))
+	setsNofile := false
 	for i, r := range p.Rlimits {
 		pr.rlim[i] = rlimit64{r.Cur, r.Max}
+		setsNofile = setsNofile || r.Resource == unix.RLIMIT_NOFILE
+	}
+	// The program gets the open-file limit cove was started with, not the
+	// one the Go runtime raised for itself. It comes last, so that a
+	// failure of the requested limits keeps its index into p.Rlimits; it
+	// only lowers the soft limit, which never fails.
+	if orig, raised := StartNofile(); raised && !setsNofile {
+		pr.rlimits = append(p.Rlimits[:len(p.Rlimits):len(p.Rlimits)], Rlimit{Resource: unix.RLIMIT_NOFILE, Cur: orig.Cur, Max: orig.Max})
+		pr.rlim = append(pr.rlim, rlimit64{orig.Cur, orig.Max})
 	}
 	if p.SetGroups && len(p.Groups) == 0 {
 		pr.groups = nil
