@@ -170,8 +170,15 @@ func compile(c *Cmd) (*plan, error) {
 		pl.SetGroups = privileged || p.opts.Setgroups
 	}
 	if s.Join > 0 {
-		// Root of the joined user namespace (setgroups decided by startJoin).
+		// Root of the joined user namespace unless the Spec names other ids
+		// (setgroups decided by startJoin).
 		pl.UID, pl.GID, pl.SetGroups, pl.DropBounding = 0, 0, false, true
+		if s.IDs.UID != nil {
+			pl.UID = int(*s.IDs.UID)
+		}
+		if s.IDs.GID != nil {
+			pl.GID = int(*s.IDs.GID)
+		}
 	}
 	pl.Nice, pl.OOMScoreAdj = s.Nice, s.OOMScoreAdj
 	if adj := s.OOMScoreAdj; adj != nil {

@@ -439,17 +439,25 @@ func TestRunName(t *testing.T) {
 			t.Fatal("record left after cove run ended")
 		}
 
-		// Without --map-root there is no root inside to enter as: said so.
-		// The profile is recorded; --timeout ends the sandbox and the name.
+		// Without --map-root there is no root inside: inject enters as the
+		// program's own ids (the caller's, 65534 for root), without
+		// capabilities or supplementary groups. The profile is recorded;
+		// --timeout ends the sandbox and the name.
 		m = sleepMark()
 		run = startNamed(t, md, runOpts{env: reg.env}, false, "--profile", "default", "--timeout", "2s", "--name", name, "--", "sleep", m)
 		waitProgram(t, "sleep "+m)
 		if e := waitListed(t, md, reg, name); e.Profile != "default" {
 			t.Errorf("ps: %+v; want profile default", e)
 		}
-		r = runCoveOpts(t, md, runOpts{sub: "inject", env: reg.env}, name, "/bin/true")
-		if r.code != 125 || !strings.Contains(oneLine(t, r.stderr), "does not map uid 0") {
-			t.Fatalf("inject into a sandbox without uid 0: %v", r)
+		r = runCoveOpts(t, md, runOpts{sub: "inject", env: reg.env}, name, "/bin/sh", "-c",
+			`id -u; id -g; grep -E '^(CapEff|CapPrm|Groups):' /proc/self/status; hostname; exit 4`)
+		wantID := strconv.Itoa(md.uid)
+		if md.root {
+			wantID = "65534"
+		}
+		want := wantID + " " + wantID + " Groups: CapPrm: 0000000000000000 CapEff: 0000000000000000 " + name
+		if got := strings.Join(strings.Fields(r.stdout), " "); r.code != 4 || got != want {
+			t.Fatalf("inject into a sandbox without uid 0: want ids %s, no capabilities, no groups, hostname %s: %v", wantID, name, r)
 		}
 		if res := run.wait(); res.code != 137 {
 			t.Fatalf("--timeout: %v", res)

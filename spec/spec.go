@@ -27,8 +27,9 @@ type Spec struct {
 	Namespaces Namespaces `json:"namespaces" toml:"namespaces"`
 	// Join, when not 0, is a process whose namespaces the program joins
 	// (every one that differs from the caller's, the user namespace first)
-	// instead of creating any: cove inject. The program runs as uid and gid
-	// 0 there, in "/". The caller must own the process's user namespace.
+	// instead of creating any: cove inject. The program runs as IDs.UID and
+	// IDs.GID there (default 0: the namespace's root), in "/". The caller
+	// must own the process's user namespace.
 	Join int `json:"join,omitempty" toml:"join"`
 	// IDs chooses the identity of the program inside the user namespace and how
 	// it maps to host ids.

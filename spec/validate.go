@@ -34,6 +34,9 @@ func (s *Spec) Validate() error {
 	if s.Join > 0 && (s.Namespaces != (Namespaces{}) || len(s.Filesystem) > 0 || s.Root != "" || s.Hostname != "") {
 		return fieldErr("join", "joining a process's namespaces excludes creating namespaces, a root or filesystem operations")
 	}
+	if s.Join > 0 && (s.IDs.MapRoot || s.IDs.MapHostRoot || s.IDs.Delegated || len(s.IDs.UIDMap)+len(s.IDs.GIDMap) > 0) {
+		return fieldErr("ids", "joining a process's namespaces uses its id maps: only ids.uid and ids.gid apply")
+	}
 	if (len(s.Hooks.Inside) > 0 || len(s.Hooks.Outside) > 0) && !s.Namespaces.Mount {
 		return fieldErr("hooks", "hooks run while a sandbox with its own root is set up (namespaces.mount)")
 	}
@@ -110,7 +113,7 @@ func (s *Spec) Validate() error {
 	if s.OOMScoreAdj != nil && (*s.OOMScoreAdj < -1000 || *s.OOMScoreAdj > 1000) {
 		return fieldErr("oom_score_adj", "%d is outside -1000..1000", *s.OOMScoreAdj)
 	}
-	if s.Namespaces == (Namespaces{}) && (s.IDs.UID != nil || s.IDs.GID != nil || s.IDs.MapRoot || s.IDs.MapHostRoot) {
+	if s.Namespaces == (Namespaces{}) && s.Join == 0 && (s.IDs.UID != nil || s.IDs.GID != nil || s.IDs.MapRoot || s.IDs.MapHostRoot) {
 		return fieldErr("ids", "ids are mapped only in a new user namespace; without namespaces the program keeps the caller's ids")
 	}
 	if s.Lifecycle.Timeout < 0 {

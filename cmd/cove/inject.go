@@ -7,6 +7,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"github.com/covebox/cove"
 	"github.com/covebox/cove/internal/registry"
@@ -23,8 +24,9 @@ container — the one registered as NAME (cove contain --name, cove run
 of its user namespace: user namespace first, then cgroup, ipc, uts, net,
 pid, time and mount; a fork puts COMMAND in the PID namespace; it starts in
 "/" with your environment and stdio, no_new_privs and the default seccomp
-policy. You must own the container's user namespace, and it must map uid
-and gid 0 (cove contain does; cove run does with --map-root).
+policy. You must own the container's user namespace. A namespace without a
+root (cove run without --map-root) is entered as the program's own uid and
+gid there, without capabilities, as the program itself runs.
 
 A NAME is looked up in your own registry only, and the container is
 identified by its program's pid, start time and namespaces through a pidfd,
@@ -84,13 +86,27 @@ func injectMain(args []string, stdout, stderr io.Writer) int {
 		defer c.Close()
 		ctr, pid = c, c.Program.PID
 	}
-	if id, ok := unmappedRoot(pid); !ok {
-		what := fmt.Sprintf("process %d", pid)
-		if name != "" {
-			what = "container " + name
+	s := spec.Inject(pid)
+	if _, ok := unmappedRoot(pid); !ok {
+		// A sandbox whose user namespace has no root (cove run without
+		// --map-root): enter as its program's own ids, without
+		// capabilities, as that program runs.
+		uid, gid, err := insideIDs(pid)
+		if err != nil {
+			fmt.Fprintf(stderr, "cove inject: %s\n", oneLine(err))
+			return exitSetup
 		}
-		fmt.Fprintf(stderr, "cove inject: %s does not map %s 0 (a cove run sandbox without --map-root?): cove inject enters as root of the container\n", what, id)
-		return exitSetup
+		s.IDs.UID, s.IDs.GID = &uid, &gid
+		s.Security.CapAdd = nil
+	}
+	if os.Geteuid() == 0 {
+		// Where the target denies setgroups(2), the program would keep the
+		// caller's supplementary groups (root's gid 0 among them): drop
+		// them here, before joining anything.
+		if err := syscall.Setgroups(nil); err != nil {
+			fmt.Fprintf(stderr, "cove inject: drop supplementary groups: %v\n", err)
+			return exitSetup
+		}
 	}
 	command := args[1:]
 	if len(command) == 0 {
@@ -100,7 +116,7 @@ func injectMain(args []string, stdout, stderr io.Writer) int {
 		}
 		command = []string{sh}
 	}
-	cmd := cove.Command(spec.Inject(pid), command[0], command[1:]...)
+	cmd := cove.Command(s, command[0], command[1:]...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	cmd.KeepSession = true
 	err := cmd.Start()
@@ -163,6 +179,59 @@ func unmappedRoot(pid int) (string, bool) {
 		}
 	}
 	return "", true
+}
+
+// insideIDs returns the real uid and gid of process pid as its own user
+// namespace sees them: the host ids /proc/PID/status shows, translated
+// through /proc/PID/uid_map and gid_map.
+func insideIDs(pid int) (uid, gid uint32, err error) {
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, 0, fmt.Errorf("process %d: %w", pid, err)
+	}
+	ids := map[string]uint32{}
+	for _, l := range strings.Split(string(status), "\n") {
+		f := strings.Fields(l)
+		if len(f) >= 2 && (f[0] == "Uid:" || f[0] == "Gid:") {
+			host, err := strconv.ParseUint(f[1], 10, 32)
+			if err != nil {
+				return 0, 0, fmt.Errorf("process %d: bad %s line %q", pid, f[0], l)
+			}
+			kind := strings.ToLower(strings.TrimSuffix(f[0], ":"))
+			in, err := mapInside(pid, kind, uint32(host))
+			if err != nil {
+				return 0, 0, err
+			}
+			ids[kind] = in
+		}
+	}
+	u, okU := ids["uid"]
+	g, okG := ids["gid"]
+	if !okU || !okG {
+		return 0, 0, fmt.Errorf("process %d: no Uid or Gid in its status", pid)
+	}
+	return u, g, nil
+}
+
+// mapInside translates host id through /proc/PID/{kind}_map.
+func mapInside(pid int, kind string, host uint32) (uint32, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/%s_map", pid, kind))
+	if err != nil {
+		return 0, fmt.Errorf("process %d: %w", pid, err)
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		f := strings.Fields(l)
+		if len(f) != 3 {
+			continue
+		}
+		in, err1 := strconv.ParseUint(f[0], 10, 32)
+		out, err2 := strconv.ParseUint(f[1], 10, 32)
+		n, err3 := strconv.ParseUint(f[2], 10, 32)
+		if err1 == nil && err2 == nil && err3 == nil && uint64(host) >= out && uint64(host)-out < n {
+			return uint32(in + uint64(host) - out), nil
+		}
+	}
+	return 0, fmt.Errorf("process %d runs as %s %d, which its user namespace does not map", pid, kind, host)
 }
 
 // lookupName finds the live container registered as name.
