@@ -8,6 +8,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -233,6 +234,10 @@ done:
 		fmt.Fprintf(stderr, "cove contain: %s\n", oneLine(err))
 		return exitSetup
 	}
+	// As in cove run: a long-running container's supervisor gives back
+	// what it does not need while it waits.
+	time.AfterFunc(idleAfter, releaseIdle)
+
 	if claim != nil {
 		abs, _ := filepath.Abs(rootfs)
 		if err := claim.register(cmd, abs, ""); err != nil {

@@ -395,6 +395,10 @@ func runMain(args []string, stdout, stderr io.Writer) int {
 		}
 		return fail(exitSetup, "start", oneLine(err))
 	}
+	// A program that is still running after a moment is a long one: let
+	// the waiting supervisor give back what it does not need. Short runs
+	// never pay for it.
+	time.AfterFunc(idleAfter, releaseIdle)
 	if claim != nil {
 		if err := claim.register(cmd, f.s.Root, profile); err != nil {
 			cmd.Kill()
