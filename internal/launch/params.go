@@ -121,7 +121,7 @@ type CloneNS struct {
 	// WriteMaps writes the child's id maps (needed with CLONE_NEWUSER); the
 	// child waits for it. WriteIDMaps writes them directly; package idmap
 	// runs newuidmap/newgidmap for delegated ranges.
-	WriteMaps func(pid int) error
+	WriteMaps func(pid int) error `json:"-"`
 	// Loopback brings up lo in a new network namespace.
 	Loopback bool
 }

@@ -17,7 +17,7 @@ type Sandbox struct {
 	// delegated ranges).
 	UIDMap, GIDMap []syscall.SysProcIDMap
 	Setgroups      bool
-	WriteMaps      func(pid int) error
+	WriteMaps      func(pid int) error `json:"-"`
 	// TimeNS gives the program a new time namespace: the init unshares it
 	// before forking the program (clone(2) cannot carry CLONE_NEWTIME).
 	TimeNS bool
