@@ -52,6 +52,12 @@ func newReaper() *reaper {
 	return r
 }
 
+// stop ends reaping (children exiting later stay zombies until a wait).
+func (r *reaper) stop() {
+	signal.Stop(r.sig)
+	close(r.sig)
+}
+
 // track hands c to the reaper; c.done closes when it has been reaped.
 func (r *reaper) track(c *child) {
 	r.mu.Lock()
@@ -82,10 +88,11 @@ func (r *reaper) reap() {
 		if err != nil || pid <= 0 {
 			return
 		}
+		// One hold of r.mu from the lookup to the record of an untracked
+		// status: a track in between would miss both.
 		r.mu.Lock()
 		c := r.waiting[pid]
 		delete(r.waiting, pid)
-		r.mu.Unlock()
 		if c != nil {
 			c.mu.Lock() // no signal in flight while the pid is freed
 		}
@@ -94,32 +101,25 @@ func (r *reaper) reap() {
 		for err == unix.EINTR {
 			got, err = unix.Wait4(pid, &ws, unix.WNOHANG, nil)
 		}
+		reaped := err == nil && got == pid // else the launcher reaped it (a failed start)
+		if c == nil && reaped {
+			now := time.Now()
+			for p, e := range r.early {
+				if now.Sub(e.at) > earlyTTL {
+					delete(r.early, p)
+				}
+			}
+			r.early[pid] = earlyExit{ws: ws, at: now}
+		}
+		r.mu.Unlock()
 		if c != nil {
 			c.exited = true
 			c.mu.Unlock()
-		}
-		if err != nil || got != pid {
-			// Someone else reaped it (the launcher reaps a child whose start
-			// failed): nothing to report.
-			if c != nil {
-				close(c.done)
+			if reaped {
+				c.ws = ws
 			}
-			continue
-		}
-		if c != nil {
-			c.ws = ws
 			close(c.done)
-			continue
 		}
-		r.mu.Lock()
-		now := time.Now()
-		for p, e := range r.early {
-			if now.Sub(e.at) > earlyTTL {
-				delete(r.early, p)
-			}
-		}
-		r.early[pid] = earlyExit{ws: ws, at: now}
-		r.mu.Unlock()
 	}
 }
 

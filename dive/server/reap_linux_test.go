@@ -1,0 +1,91 @@
+package server
+
+import (
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/covebox/cove/internal/launch"
+	"golang.org/x/sys/unix"
+)
+
+// TestReaper: with the test process as a child subreaper, programs that
+// leave orphans behind are reported with their own status, even those that
+// end before they are tracked, and the orphans reparented here are reaped.
+func TestReaper(t *testing.T) {
+	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+		t.Skipf("PR_SET_CHILD_SUBREAPER: %v", err)
+	}
+	defer unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0)
+	r := newReaper()
+	defer r.stop()
+	var wg sync.WaitGroup
+	errs := make(chan string, 400)
+	for w := 0; w < 8; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := 0; i < 40; i++ {
+				code := (w*40 + i) % 200
+				pid, err := launch.Start(&launch.Params{Path: []string{"/bin/sh"},
+					Argv:  []string{"sh", "-c", "sleep 0.05 </dev/null >/dev/null 2>&1 & exit " + strconv.Itoa(code)},
+					Files: []int{-1, -1, 2}, UID: -1, GID: -1, Umask: -1, LandlockFD: -1})
+				if err != nil {
+					errs <- err.Error()
+					return
+				}
+				if i%2 == 1 {
+					time.Sleep(2 * time.Millisecond) // let some end before they are tracked
+				}
+				c := &child{pid: pid, done: make(chan struct{})}
+				r.track(c)
+				select {
+				case <-c.done:
+				case <-time.After(10 * time.Second):
+					errs <- "no status for pid " + strconv.Itoa(pid)
+					return
+				}
+				if !c.ws.Exited() || c.ws.ExitStatus() != code {
+					errs <- "pid " + strconv.Itoa(pid) + ": status " + strconv.Itoa(int(c.ws)) + ", want exit " + strconv.Itoa(code)
+				}
+			}
+		}(w)
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
+	}
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		z := zombiesOf(os.Getpid())
+		if z == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d zombies left among the test's children", z)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func zombiesOf(ppid int) int {
+	n := 0
+	dirs, _ := filepath.Glob("/proc/[0-9]*/stat")
+	for _, d := range dirs {
+		b, err := os.ReadFile(d)
+		if err != nil {
+			continue
+		}
+		s := string(b)
+		f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+		if len(f) > 1 && f[0] == "Z" && f[1] == strconv.Itoa(ppid) {
+			n++
+		}
+	}
+	return n
+}
