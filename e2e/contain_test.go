@@ -82,6 +82,25 @@ func noSurvivor(t *testing.T, cmd string) {
 	}
 }
 
+// rootAndUser returns the root and the unprivileged mode, for tests of one
+// user's access to another's containers; it skips unless both run.
+func rootAndUser(t *testing.T) (rootMode, userMode *mode) {
+	t.Helper()
+	for _, md := range modes {
+		switch {
+		case md.skip != "":
+		case md.name == "root":
+			rootMode = md
+		case md.name == "user":
+			userMode = md
+		}
+	}
+	if rootMode == nil || userMode == nil {
+		t.Skip("needs both the root and the unprivileged mode")
+	}
+	return rootMode, userMode
+}
+
 // removeRootfs removes the test rootfs and its per-mode copies (TestMain).
 func removeRootfs() {
 	if rootfsDir == "" {
@@ -294,17 +313,7 @@ func TestInject(t *testing.T) {
 // TestInjectRefusesOtherUsers: the unprivileged user cannot inject into
 // root's container.
 func TestInjectRefusesOtherUsers(t *testing.T) {
-	var rootMode, userMode *mode
-	forModes(t, []string{"root", "user"}, func(t *testing.T, md *mode) {
-		if md.root {
-			rootMode = md
-		} else {
-			userMode = md
-		}
-	})
-	if rootMode == nil || userMode == nil {
-		t.Skip("needs both the root and the unprivileged mode")
-	}
+	rootMode, userMode := rootAndUser(t)
 	rfs := miniRootfs(t, rootMode)
 	pid, stop := startContainer(t, rootMode, rfs)
 	defer stop()

@@ -335,17 +335,7 @@ func TestNamesSupervisorKilled(t *testing.T) {
 // (CVE-2022-31214).
 func TestNamesOtherUsers(t *testing.T) {
 	tree := rootfs.Debian(t)
-	var rootMode, userMode *mode
-	forModes(t, []string{"root", "user"}, func(t *testing.T, md *mode) {
-		if md.root {
-			rootMode = md
-		} else {
-			userMode = md
-		}
-	})
-	if rootMode == nil || userMode == nil {
-		t.Skip("needs both the root and the unprivileged mode")
-	}
+	rootMode, userMode := rootAndUser(t)
 	rootReg, userReg := registryFor(t, rootMode), registryFor(t, userMode)
 	name, m := newContainerName(), sleepMark()
 	run := startNamed(t, rootMode, runOpts{sub: "contain", env: rootReg.env}, false, "--no-console", "--name", name, tree, "/bin/sleep", m)

@@ -158,27 +158,44 @@ func injectMain(args []string, stdout, stderr io.Writer) int {
 // not. What cannot be read is left for the join to report.
 func unmappedRoot(pid int) (string, bool) {
 	for _, id := range []string{"uid", "gid"} {
-		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/%s_map", pid, id))
+		m, err := readIDMap(pid, id)
 		if err != nil {
 			continue
 		}
 		mapped := false
-		for _, l := range strings.Split(string(b), "\n") {
-			f := strings.Fields(l)
-			if len(f) != 3 {
-				continue
-			}
-			inside, err1 := strconv.ParseUint(f[0], 10, 32)
-			count, err2 := strconv.ParseUint(f[2], 10, 32)
-			if err1 == nil && err2 == nil && inside == 0 && count > 0 {
-				mapped = true
-			}
+		for _, r := range m {
+			mapped = mapped || (r.inside == 0 && r.count > 0)
 		}
 		if !mapped {
 			return id, false
 		}
 	}
 	return "", true
+}
+
+// idRange is one line of a uid_map or gid_map.
+type idRange struct{ inside, outside, count uint64 }
+
+// readIDMap reads /proc/PID/{kind}_map.
+func readIDMap(pid int, kind string) ([]idRange, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/%s_map", pid, kind))
+	if err != nil {
+		return nil, fmt.Errorf("process %d: %w", pid, err)
+	}
+	var m []idRange
+	for _, l := range strings.Split(string(b), "\n") {
+		f := strings.Fields(l)
+		if len(f) != 3 {
+			continue
+		}
+		in, err1 := strconv.ParseUint(f[0], 10, 32)
+		out, err2 := strconv.ParseUint(f[1], 10, 32)
+		n, err3 := strconv.ParseUint(f[2], 10, 32)
+		if err1 == nil && err2 == nil && err3 == nil {
+			m = append(m, idRange{in, out, n})
+		}
+	}
+	return m, nil
 }
 
 // insideIDs returns the real uid and gid of process pid as its own user
@@ -215,20 +232,13 @@ func insideIDs(pid int) (uid, gid uint32, err error) {
 
 // mapInside translates host id through /proc/PID/{kind}_map.
 func mapInside(pid int, kind string, host uint32) (uint32, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/%s_map", pid, kind))
+	m, err := readIDMap(pid, kind)
 	if err != nil {
-		return 0, fmt.Errorf("process %d: %w", pid, err)
+		return 0, err
 	}
-	for _, l := range strings.Split(string(b), "\n") {
-		f := strings.Fields(l)
-		if len(f) != 3 {
-			continue
-		}
-		in, err1 := strconv.ParseUint(f[0], 10, 32)
-		out, err2 := strconv.ParseUint(f[1], 10, 32)
-		n, err3 := strconv.ParseUint(f[2], 10, 32)
-		if err1 == nil && err2 == nil && err3 == nil && uint64(host) >= out && uint64(host)-out < n {
-			return uint32(in + uint64(host) - out), nil
+	for _, r := range m {
+		if uint64(host) >= r.outside && uint64(host)-r.outside < r.count {
+			return uint32(r.inside + uint64(host) - r.outside), nil
 		}
 	}
 	return 0, fmt.Errorf("process %d runs as %s %d, which its user namespace does not map", pid, kind, host)
