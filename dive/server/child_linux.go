@@ -23,6 +23,8 @@ type child struct {
 	ws    unix.WaitStatus
 	// lost: the child's end was not observed (a -D helper died first).
 	lost bool
+	// selfWait: await reaps the child itself (no reaper, no -D helper).
+	selfWait bool
 
 	mu     sync.Mutex
 	exited bool
@@ -73,7 +75,9 @@ func launchErr(err error) error {
 	return startErr("launch", err)
 }
 
-// watch starts waiting for the child pid.
+// watch makes the child pid's end observable. Exactly one caller must then
+// call await (it reaps the child unless the reaper does); others may wait
+// for done.
 func (s *Server) watch(pid int, pgrp bool) *child {
 	c := &child{pid: pid, pgrp: pgrp, done: make(chan struct{})}
 	if s.reaper != nil {
@@ -83,8 +87,19 @@ func (s *Server) watch(pid int, pgrp bool) *child {
 	if fd, err := unix.PidfdOpen(pid, unix.PIDFD_NONBLOCK); err == nil {
 		c.pidfd = os.NewFile(uintptr(fd), "pidfd")
 	}
-	go c.wait()
+	c.selfWait = true
 	return c
+}
+
+// await returns when the child has ended and been reaped. The goroutine
+// that serves the request waits itself: no goroutine per child, no
+// hand-off between two.
+func (c *child) await() {
+	if c.selfWait {
+		c.wait()
+		return
+	}
+	<-c.done
 }
 
 func isStep(err error, st launch.Step) bool {

@@ -60,12 +60,13 @@ func (s *Server) serve1100(c *net.UnixConn, sock *proto1100.Socket, enc *proto11
 	j.close(false)
 	log.Info("started", "pid", ch.pid, "argv0", firstArg(p.ForcedArgv, req.Argv))
 	if !wait {
-		return // the child's waiter reaps it
+		go ch.await() // reaps it; the connection is done
+		return
 	}
 	mode := proto1100.SignalMode(p.Signals)
 	if err := enc.WriteStarted(proto1100.Started{PID: int32(ch.pid), SignalMode: mode}); err != nil {
 		log.Info("started", "err", err)
-		<-ch.done
+		ch.await()
 		return
 	}
 	sc, err := dec.ReadSignalChannel()
@@ -95,7 +96,7 @@ func (s *Server) serve1100(c *net.UnixConn, sock *proto1100.Socket, enc *proto11
 			}
 		}()
 	}
-	<-ch.done
+	ch.await()
 	if relay != nil {
 		relay.Close()
 	}
@@ -192,7 +193,7 @@ func (s *Server) authenticate(j *job) error {
 		t := time.AfterFunc(p.AuthTimeout, func() { c.signal(unix.SIGKILL, false) })
 		defer t.Stop()
 	}
-	<-c.done
+	c.await()
 	if c.ws.Signaled() || c.ws.ExitStatus() != 0 {
 		return fmt.Errorf("the authentication program refused (%s)", describeStatus(c.ws))
 	}

@@ -117,7 +117,7 @@ func (s *Server) startDaemon(lp *launch.Params) (*child, error) {
 		unix.Close(sp[0])
 		return nil, startErr("daemon", fmt.Errorf("start the -D helper: %w", err))
 	}
-	s.watch(h1, true) // reaped; it exits as soon as stage 2 runs
+	go s.watch(h1, true).await() // it exits as soon as stage 2 runs
 
 	conn := os.NewFile(uintptr(sp[0]), "daemon-helper")
 	go func() {

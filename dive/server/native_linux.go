@@ -130,7 +130,7 @@ func (s *Server) serveNative(c *net.UnixConn, peer Peer, log *slog.Logger) {
 			wg.Add(1)
 			go func(stream uint32, detach bool) {
 				defer wg.Done()
-				<-ch.done
+				ch.await()
 				mu.Lock()
 				delete(runs, stream)
 				closeFD(r.terminal)
