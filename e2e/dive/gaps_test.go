@@ -454,3 +454,35 @@ func TestJustExecuteMatchesDived(t *testing.T) {
 		})
 	}
 }
+
+// TestJustExecuteUnprivileged: dived -J as an unprivileged user, where it
+// makes sense without privileges: a user namespace of its own mapped to
+// root (-s user -tt), no_new_privs, lower limits, a new session.
+func TestJustExecuteUnprivileged(t *testing.T) {
+	need(t)
+	if b, err := os.ReadFile("/proc/sys/user/max_user_namespaces"); err == nil && strings.TrimSpace(string(b)) == "0" {
+		t.Skip("user namespaces are disabled (user.max_user_namespaces=0)")
+	}
+	cases := []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"-s", "user", "-tt"}, []string{fmt.Sprintf("uidmap= 0 %d 1", uid), "Uid:\t0\t0\t0\t0"}},
+		{[]string{"-X", "-l", "nofile=64:32"}, []string{"NoNewPrivs:\t1", "nofile=32:64", fmt.Sprintf("Uid:\t%d", uid)}},
+		{nil, []string{"session=leader", fmt.Sprintf("DIVE_UID=%d\n", uid)}},
+	}
+	for _, c := range cases {
+		t.Run(strings.Join(c.args, " "), func(t *testing.T) {
+			argv := append(append([]string{filepath.Join(binDir, "dived"), "-J"}, c.args...), "--", "/bin/sh", "-c", justShow)
+			out, errs, rc := do(t, run{dir: "/tmp"}, argv)
+			if rc != 0 {
+				t.Fatalf("rc %d: %s%s", rc, out, errs)
+			}
+			for _, w := range c.want {
+				if !strings.Contains(out, w) {
+					t.Errorf("%q missing in\n%s", w, out)
+				}
+			}
+		})
+	}
+}
