@@ -109,7 +109,7 @@ func serveFlags() []serveFlag {
 			o.policy.Chroot = v[0]
 			return nil
 		}},
-		{"-V", "--pivot-root", 2, "NEW OLD: pivot_root once at start (use with --unshare mnt)", func(o *serveOpts, v []string, _ bool) error {
+		{"-V", "--pivot-root", 2, "NEW OLD: every program runs with root NEW, old root at OLD (the server pivots once, in a mount namespace of its own)", func(o *serveOpts, v []string, _ bool) error {
 			o.pivotNew, o.pivotOld = v[0], v[1]
 			return nil
 		}},
@@ -127,11 +127,11 @@ func serveFlags() []serveFlag {
 			o.policy.Writes = append(o.policy.Writes, server.FileWrite{Path: v[0], Data: v[1]})
 			return nil
 		}},
-		{"-tt", "--setup-uidgidmap", 0, "map the server's uid and gid to 0 in the user namespace (once, with --unshare user)", func(o *serveOpts, _ []string, _ bool) error {
+		{"-tt", "--setup-uidgidmap", 0, "map the server's uid and gid to 0: once at start with --unshare user, else written per program", func(o *serveOpts, _ []string, _ bool) error {
 			o.uidGidMap = true
 			return nil
 		}},
-		{"-s", "--unshare", 1, "ipc,net,fs|mnt,pid,uts,user,cgroup: new namespaces for the server, at start", func(o *serveOpts, v []string, _ bool) error {
+		{"-s", "--unshare", 1, "ipc,net,fs|mnt,pid,uts,user,cgroup: new namespaces for the server, at start (with pid it reaps orphans)", func(o *serveOpts, v []string, _ bool) error {
 			for _, n := range splitComma(v[0]) {
 				f, ok := map[string]int{"ipc": unix.CLONE_NEWIPC, "net": unix.CLONE_NEWNET, "fs": unix.CLONE_NEWNS, "mnt": unix.CLONE_NEWNS,
 					"pid": unix.CLONE_NEWPID, "uts": unix.CLONE_NEWUTS, "user": unix.CLONE_NEWUSER, "cgroup": unix.CLONE_NEWCGROUP}[n]
