@@ -278,13 +278,20 @@ func TestPivotRootEveryConnection(t *testing.T) {
 	need(t)
 	root := newRoot(t)
 	sock := filepath.Join(worldDir(t), "s")
-	startBin(t, sock, filepath.Join(binDir, "dived"), sock, "-C", "777", "-V", root, filepath.Join(root, "old"))
+	// -t names a file of the old root, as with dived (which wrote before
+	// pivoting).
+	written := filepath.Join(t.TempDir(), "written")
+	startBin(t, sock, filepath.Join(binDir, "dived"), sock, "-C", "777", "-V", root, filepath.Join(root, "old"), "-t", written, "per-program")
 	for i := 0; i < 3; i++ {
+		os.Remove(written)
 		for _, c := range clients {
 			out, errs, rc := do(t, run{}, c.argv(sock, "/bin/cove", "version"))
 			if rc != 0 || !strings.HasPrefix(out, "cove ") {
 				t.Fatalf("connection %d, %s: rc %d out %q err %q", i, c.name, rc, out, errs)
 			}
+		}
+		if b, err := os.ReadFile(written); string(b) != "per-program" {
+			t.Errorf("connection %d: -t file holds %q (%v)", i, b, err)
 		}
 	}
 	mi, _ := os.ReadFile("/proc/self/mountinfo")
