@@ -20,6 +20,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/covebox/cove/internal/suggest"
 )
 
 // Cap is a capability number, as in <linux/capability.h> (CAP_CHOWN is 0).
@@ -134,41 +136,8 @@ func Parse(name string) (Cap, error) {
 			return Cap(i), nil
 		}
 	}
-	if best := closest(s, names[:]); best != "" {
+	if best := suggest.Closest(s, names[:]); best != "" {
 		return 0, fmt.Errorf("%w %q (did you mean %s?)", ErrUnknown, name, best)
 	}
 	return 0, fmt.Errorf("%w %q", ErrUnknown, name)
-}
-
-// closest returns the candidate nearest to s by edit distance, or "" when
-// none is near enough to be a plausible typo.
-func closest(s string, candidates []string) string {
-	best, bestDist := "", len(s)/3+2
-	for _, c := range candidates {
-		if d := editDistance(s, c); d < bestDist {
-			best, bestDist = c, d
-		}
-	}
-	return best
-}
-
-// editDistance is the Levenshtein distance between a and b (bytes).
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/covebox/cove/internal/suggest"
 )
 
 // Securebits is the per-thread securebits mask of prctl(PR_SET_SECUREBITS),
@@ -69,7 +71,7 @@ func ParseSecurebits(list string) (Securebits, error) {
 			}
 		}
 		if !found {
-			if best := closest(name, securebitNames[:]); best != "" {
+			if best := suggest.Closest(name, securebitNames[:]); best != "" {
 				return 0, fmt.Errorf("%w %q (did you mean %s?)", ErrUnknownSecurebit, strings.TrimSpace(raw), best)
 			}
 			return 0, fmt.Errorf("%w %q (known: %s)", ErrUnknownSecurebit, strings.TrimSpace(raw), strings.Join(securebitNames[:], ", "))

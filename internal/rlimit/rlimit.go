@@ -18,6 +18,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/covebox/cove/internal/suggest"
 )
 
 // Infinity is RLIM_INFINITY, what "unlimited" parses to.
@@ -67,7 +69,7 @@ func Lookup(name string) (int, error) {
 			return resources[i], nil
 		}
 	}
-	if best := closest(n, names[:]); best != "" {
+	if best := suggest.Closest(n, names[:]); best != "" {
 		return 0, fmt.Errorf("%w %q (did you mean %s?)", ErrUnknown, name, best)
 	}
 	return 0, fmt.Errorf("%w %q (known: %s)", ErrUnknown, name, strings.Join(names[:], ", "))
@@ -144,36 +146,4 @@ func (l Limit) String() string {
 		hard = ""
 	}
 	return l.Name + "=" + soft + ":" + hard
-}
-
-// closest returns the candidate nearest to s by edit distance, or "" when
-// none is near enough to be a plausible typo.
-func closest(s string, candidates []string) string {
-	best, bestDist := "", len(s)/3+2
-	for _, c := range candidates {
-		if d := editDistance(s, c); d < bestDist {
-			best, bestDist = c, d
-		}
-	}
-	return best
-}
-
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
