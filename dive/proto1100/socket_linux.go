@@ -7,6 +7,8 @@ import (
 	"net"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/covebox/cove/dive/scm"
 )
 
 // oobFDs is how many descriptors one read makes room for. Protocol 1100
@@ -19,13 +21,8 @@ const oobFDs = 8
 const readChunk = 64 << 10
 
 // MsgConn is what a Socket needs of a connected AF_UNIX SOCK_STREAM
-// socket: *net.UnixConn has it, and so does a socket used with blocking
-// system calls.
-type MsgConn interface {
-	ReadMsgUnix(b, oob []byte) (n, oobn, flags int, addr *net.UnixAddr, err error)
-	WriteMsgUnix(b, oob []byte, addr *net.UnixAddr) (n, oobn int, err error)
-	Write(b []byte) (int, error)
-}
+// socket (see scm.MsgConn).
+type MsgConn = scm.MsgConn
 
 // Socket carries protocol 1100 over a connected AF_UNIX SOCK_STREAM socket;
 // it is both a Source and a Sink. Received descriptors have FD_CLOEXEC set
@@ -46,7 +43,7 @@ func NewSocket(c MsgConn) *Socket {
 // them. On MSG_CTRUNC the descriptors that did arrive are closed.
 func (s *Socket) recv(b []byte) (int, []int, error) {
 	n, oobn, flags, _, err := s.c.ReadMsgUnix(b, s.oob)
-	fds, perr := parseRights(s.oob[:oobn])
+	fds, perr := scm.Rights(s.oob[:oobn])
 	if flags&unix.MSG_CTRUNC != 0 {
 		closeAll(fds)
 		return n, nil, ErrCtrunc
@@ -60,29 +57,6 @@ func (s *Socket) recv(b []byte) (int, []int, error) {
 		return n, nil, err
 	}
 	return n, fds, nil
-}
-
-func parseRights(oob []byte) ([]int, error) {
-	if len(oob) == 0 {
-		return nil, nil
-	}
-	msgs, err := unix.ParseSocketControlMessage(oob)
-	if err != nil {
-		return nil, fmt.Errorf("parse control message: %w", err)
-	}
-	var fds []int
-	for _, m := range msgs {
-		if m.Header.Level != unix.SOL_SOCKET || m.Header.Type != unix.SCM_RIGHTS {
-			continue // e.g. SCM_CREDENTIALS when SO_PASSCRED is on
-		}
-		got, err := unix.ParseUnixRights(&m)
-		if err != nil {
-			closeAll(fds)
-			return nil, fmt.Errorf("parse SCM_RIGHTS: %w", err)
-		}
-		fds = append(fds, got...)
-	}
-	return fds, nil
 }
 
 func closeAll(fds []int) {
@@ -183,7 +157,7 @@ func ReadSiginfo(c *net.UnixConn, l Layout) (Siginfo, error) {
 	var b [SiginfoSize + 1]byte
 	oob := make([]byte, unix.CmsgSpace(oobFDs*4))
 	n, oobn, flags, _, err := c.ReadMsgUnix(b[:], oob)
-	fds, perr := parseRights(oob[:oobn])
+	fds, perr := scm.Rights(oob[:oobn])
 	closeAll(fds)
 	switch {
 	case err != nil:

@@ -4,10 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"sync"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/covebox/cove/dive/scm"
 )
 
 // scmMaxFD is the kernel's limit of descriptors per sendmsg (SCM_MAX_FD).
@@ -17,14 +18,9 @@ const scmMaxFD = 253
 // alone cannot make the reader allocate a whole FrameBytes.
 const readChunk = 64 << 10
 
-// MsgConn is what a Conn needs of a connected AF_UNIX SOCK_STREAM socket:
-// *net.UnixConn has it, and so does a socket read and written with blocking
-// system calls (dive/client's CLI path, which needs no poller).
-type MsgConn interface {
-	ReadMsgUnix(b, oob []byte) (n, oobn, flags int, addr *net.UnixAddr, err error)
-	WriteMsgUnix(b, oob []byte, addr *net.UnixAddr) (n, oobn int, err error)
-	Write(b []byte) (int, error)
-}
+// MsgConn is what a Conn needs of a connected AF_UNIX SOCK_STREAM socket
+// (see scm.MsgConn).
+type MsgConn = scm.MsgConn
 
 // Conn reads and writes frames over a connected AF_UNIX SOCK_STREAM socket.
 // Reads are not safe for concurrent use; writes are (a mutex keeps frames
@@ -50,7 +46,7 @@ func (c *Conn) readFull(b []byte, fds *[]int) error {
 	got := 0
 	for got < len(b) {
 		n, oobn, flags, _, err := c.c.ReadMsgUnix(b[got:], c.oob)
-		rights, perr := parseRights(c.oob[:oobn])
+		rights, perr := scm.Rights(c.oob[:oobn])
 		*fds = append(*fds, rights...)
 		got += n
 		switch {
@@ -68,28 +64,6 @@ func (c *Conn) readFull(b []byte, fds *[]int) error {
 		}
 	}
 	return nil
-}
-
-func parseRights(oob []byte) ([]int, error) {
-	if len(oob) == 0 {
-		return nil, nil
-	}
-	msgs, err := unix.ParseSocketControlMessage(oob)
-	if err != nil {
-		return nil, fmt.Errorf("parse control message: %w", err)
-	}
-	var fds []int
-	for _, m := range msgs {
-		if m.Header.Level != unix.SOL_SOCKET || m.Header.Type != unix.SCM_RIGHTS {
-			continue
-		}
-		got, err := unix.ParseUnixRights(&m)
-		if err != nil {
-			return fds, fmt.Errorf("parse SCM_RIGHTS: %w", err)
-		}
-		fds = append(fds, got...)
-	}
-	return fds, nil
 }
 
 // CloseFDs closes descriptors, e.g. those of a frame the caller rejects.
