@@ -305,6 +305,9 @@ func (c *Cmd) startPlain(p *plan) error {
 		defer j.close()
 		lp.Setns, lp.ForkAfterSetns, lp.NonDumpable = j.ns, j.fork, true
 		lp.SetGroups = j.setgroups
+		// Where the target denies setgroups(2), a privileged caller's
+		// groups are dropped before joining, while it still can.
+		lp.ClearGroupsFirst = !j.setgroups && os.Geteuid() == 0
 	}
 	if p.light {
 		lp.Clone = &launch.CloneNS{Flags: p.opts.Cloneflags, Loopback: p.cfg.Loopback}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"os"
+	"os/exec"
 	"os/user"
 	"path/filepath"
 	"regexp"
@@ -435,7 +436,7 @@ func TestRunName(t *testing.T) {
 		// --timeout ends the sandbox and the name.
 		m = sleepMark()
 		run = startNamed(t, md, runOpts{env: reg.env}, false, "--profile", "default", "--timeout", "2s", "--name", name, "--", "sleep", m)
-		waitProgram(t, "sleep "+m)
+		prog := waitProgram(t, "sleep "+m)
 		if e := waitListed(t, md, reg, name); e.Profile != "default" {
 			t.Errorf("ps: %+v; want profile default", e)
 		}
@@ -448,6 +449,18 @@ func TestRunName(t *testing.T) {
 		want := wantID + " " + wantID + " Groups: CapPrm: 0000000000000000 CapEff: 0000000000000000 " + name
 		if got := strings.Join(strings.Fields(r.stdout), " "); r.code != 4 || got != want {
 			t.Fatalf("inject into a sandbox without uid 0: want ids %s, no capabilities, no groups, hostname %s: %v", wantID, name, r)
+		}
+		if !md.root && os.Geteuid() == 0 {
+			// Root, with supplementary groups (gid 0 among them), enters the
+			// user's sandbox, which denies setgroups(2): the groups must go
+			// before the join, while root still may drop them.
+			cmd := exec.CommandContext(t.Context(), coveBin, "inject", strconv.Itoa(prog), "/bin/sh", "-c", "grep '^Groups:' /proc/self/status")
+			cmd.SysProcAttr = &syscall.SysProcAttr{}
+			cmd.SysProcAttr.Credential = &syscall.Credential{Uid: 0, Gid: 0, Groups: []uint32{0, 4}}
+			out, err := cmd.CombinedOutput()
+			if got := strings.Join(strings.Fields(string(out)), " "); err != nil || got != "Groups:" {
+				t.Fatalf("inject by root with groups 0,4: %q %v; want no supplementary groups", out, err)
+			}
 		}
 		if res := run.wait(); res.code != 137 {
 			t.Fatalf("--timeout: %v", res)
@@ -546,6 +559,7 @@ func TestNamesErrors(t *testing.T) {
 				t.Errorf("--name without XDG_RUNTIME_DIR: %v", r)
 			}
 			os.Chown(fallback, 0, 0)
+			defer os.Chown(fallback, md.uid, md.gid) // a directory the user had before stays theirs
 			r = runCoveOpts(t, md, runOpts{sub: "contain"}, "--no-console", "--name", newContainerName(), tree, "/bin/true")
 			if r.code != 125 || !strings.Contains(oneLine(t, r.stderr), fallback) {
 				t.Errorf("someone else's %s: %v", fallback, r)

@@ -7,7 +7,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"syscall"
 
 	"github.com/covebox/cove"
 	"github.com/covebox/cove/internal/registry"
@@ -99,15 +98,7 @@ func injectMain(args []string, stdout, stderr io.Writer) int {
 		s.IDs.UID, s.IDs.GID = &uid, &gid
 		s.Security.CapAdd = nil
 	}
-	if os.Geteuid() == 0 {
-		// Where the target denies setgroups(2), the program would keep the
-		// caller's supplementary groups (root's gid 0 among them): drop
-		// them here, before joining anything.
-		if err := syscall.Setgroups(nil); err != nil {
-			fmt.Fprintf(stderr, "cove inject: drop supplementary groups: %v\n", err)
-			return exitSetup
-		}
-	}
+
 	command := args[1:]
 	if len(command) == 0 {
 		sh := os.Getenv("SHELL")

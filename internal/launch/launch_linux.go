@@ -53,6 +53,7 @@ type prepared struct {
 	lastCap    int
 	keepCaps   bool
 	setGroups  bool
+	clearFirst bool
 	groups     []uint32
 	uid, gid   int
 	euid, egid int
@@ -369,7 +370,7 @@ func prepare(p *Params) (*prepared, error) {
 		rootFD: -1, dirFD: -1, euid: p.UID, egid: p.GID, setNice: p.SetNice, nice: p.Nice,
 		rlimits: p.Rlimits, setSecbits: p.SetSecurebits, secbits: uintptr(p.Securebits),
 		dropBound: p.DropBounding, keepBound: p.KeepBounding, lastCap: p.LastCap,
-		setGroups: p.SetGroups, groups: p.Groups, uid: p.UID, gid: p.GID,
+		setGroups: p.SetGroups, clearFirst: p.ClearGroupsFirst, groups: p.Groups, uid: p.UID, gid: p.GID,
 		setCaps: p.SetCaps, ambient: p.Ambient, nnp: p.NoNewPrivs, landlock: p.LandlockFD,
 		pdeathsig: uintptr(p.Pdeathsig),
 	}
@@ -562,6 +563,11 @@ func programMain(p *prepared, pipe int) {
 
 	if p.nonDump {
 		syscall.RawSyscall(syscall.SYS_PRCTL, unix.PR_SET_DUMPABLE, 0, 0)
+	}
+	if p.clearFirst {
+		if _, _, err1 = syscall.RawSyscall(unix.SYS_SETGROUPS, 0, 0, 0); err1 != 0 {
+			childFail(pipe, StepSetgroups, 0, err1)
+		}
 	}
 	for i = 0; i < len(p.setns); i++ {
 		_, _, err1 = syscall.RawSyscall(unix.SYS_SETNS, uintptr(p.setns[i].FD), uintptr(p.setns[i].Type), 0)

@@ -79,11 +79,16 @@ type Params struct {
 	// Credentials: SetGroups calls setgroups(Groups); UID/GID >= 0 call
 	// setresuid/setresgid. SetEffective makes the effective (and saved) ids
 	// EUID/EGID instead (dived's -e): setresuid(UID, EUID, EUID).
-	SetGroups    bool
-	Groups       []uint32
-	UID, GID     int
-	SetEffective bool
-	EUID, EGID   int
+	SetGroups bool
+	Groups    []uint32
+	// ClearGroupsFirst empties the supplementary groups before the setns
+	// step, while the caller's privilege still applies: a joined user
+	// namespace that denies setgroups(2) would otherwise leave the program
+	// its caller's groups (root's gid 0 among them). Needs CAP_SETGID.
+	ClearGroupsFirst bool
+	UID, GID         int
+	SetEffective     bool
+	EUID, EGID       int
 
 	// SetCaps calls capset with these sets (after setuid), ClearAmbient and
 	// Ambient manage the ambient set.
