@@ -10,7 +10,8 @@
 //
 // # The steps, in order
 //
-//  1. setns into each namespace in Params.Setns (user first)
+//  1. setgroups([]) when Params.ClearGroupsFirst, then setns into each
+//     namespace in Params.Setns (user first)
 //  2. setsid, then the fd table (Params.Files), then TIOCSCTTY on fd 0
 //  3. chdir, umask
 //  4. rlimits
