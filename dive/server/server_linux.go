@@ -10,10 +10,12 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/covebox/cove/dive/proto1100"
 	"github.com/covebox/cove/dive/wire"
 	"github.com/covebox/cove/internal/caps"
-	"golang.org/x/sys/unix"
+	"github.com/covebox/cove/internal/launch"
 )
 
 // Config is a server's policy and limits.
@@ -69,6 +71,9 @@ type Server struct {
 // New checks cfg and returns a server. Precondition: cfg.Policy passed
 // Validate.
 func New(cfg Config) (*Server, error) {
+	// Read the open-file limit programs get back now, before connections
+	// hold descriptors: the first read briefly lowers this process's.
+	launch.StartNofile()
 	if cfg.MaxClients <= 0 {
 		cfg.MaxClients = 64
 	}
