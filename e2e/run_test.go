@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -599,6 +600,60 @@ func TestProfiles(t *testing.T) {
 					t.Errorf("--profile %s: got %q, want %q", c.profile, out, c.want)
 				}
 			})
+		}
+	})
+}
+
+// TestSignalsForwarded: the signals that would end cove reach the program
+// instead, which decides; a signal the caller ignored stays ignored for
+// cove and is inherited, ignored, by the program (as under nohup).
+func TestSignalsForwarded(t *testing.T) {
+	forEachMode(t, func(t *testing.T, md *mode) {
+		r := startCove(t, md, runOpts{}, true, "--", "sh", "-c",
+			`trap 'echo got-usr1' USR1; trap 'echo got-int' INT; trap 'echo got-term; exit 7' TERM; echo ready; while :; do sleep 0.02; done`)
+		out := bufio.NewReader(r.outPipe)
+		expect := func(want string) {
+			t.Helper()
+			line, err := out.ReadString('\n')
+			if err != nil || line != want+"\n" {
+				r.cmd.Process.Kill()
+				r.cmd.Wait()
+				t.Fatalf("want %q, read %q (%v): %s", want, line, err, r.se.String())
+			}
+		}
+		expect("ready")
+		for _, s := range []struct {
+			sig  syscall.Signal
+			echo string
+		}{{syscall.SIGUSR1, "got-usr1"}, {syscall.SIGINT, "got-int"}, {syscall.SIGTERM, "got-term"}} {
+			if err := r.cmd.Process.Signal(s.sig); err != nil {
+				t.Fatal(err)
+			}
+			expect(s.echo)
+		}
+		io.Copy(io.Discard, r.outPipe)
+		if res := r.wait(); res.code != 7 {
+			t.Fatalf("want the program's own exit 7 after its TERM trap\n%v", res)
+		}
+
+		// SIGHUP ignored by the caller: cove is not ended by it, and the
+		// program starts with it ignored (bit 1 of SigIgn).
+		signal.Ignore(syscall.SIGHUP)
+		defer signal.Reset(syscall.SIGHUP)
+		r = startCove(t, md, runOpts{}, true, "--", "sh", "-c",
+			`echo ready; sleep 0.3; grep '^SigIgn:' /proc/self/status`)
+		out = bufio.NewReader(r.outPipe)
+		expect("ready")
+		if err := r.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+			t.Fatal(err)
+		}
+		line, _ := out.ReadString('\n')
+		io.Copy(io.Discard, r.outPipe)
+		res := r.wait()
+		_, mask, _ := strings.Cut(strings.TrimSpace(line), "\t")
+		ign, err := strconv.ParseUint(mask, 16, 64)
+		if res.code != 0 || err != nil || ign&1 == 0 {
+			t.Fatalf("with SIGHUP ignored: SigIgn line %q\n%v", line, res)
 		}
 	})
 }

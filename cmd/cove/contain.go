@@ -5,12 +5,9 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strings"
 	"time"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/covebox/cove"
 	"github.com/covebox/cove/internal/idmap"
@@ -209,10 +206,12 @@ done:
 			s.Env.Set = append(s.Env.Set, spec.EnvVar{Name: "TERM", Value: t})
 		}
 	}
-	sigs := make(chan os.Signal, 8)
-	// Never stopped: cove exits right after the program, and Stop costs
-	// a round trip through the runtime's signal thread (0.4 ms).
-	signal.Notify(sigs, unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2)
+	sigs, err := catchSignals()
+	if err != nil {
+		term.restore()
+		fmt.Fprintf(stderr, "cove contain: %v\n", err)
+		return exitSetup
+	}
 	if err := cmd.Start(); err != nil {
 		term.restore()
 		var se *cove.SetupError
@@ -249,11 +248,7 @@ done:
 		}
 	}
 	term.started()
-	go func() {
-		for s := range sigs {
-			cmd.Signal(s)
-		}
-	}()
+	passSignals(sigs, cmd)
 	err = cmd.Wait()
 	term.finish()
 	if st := cmd.Status(); st != nil {

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -382,10 +380,11 @@ func runMain(args []string, stdout, stderr io.Writer) int {
 		return fail(exitSetup, "terminal", err.Error())
 	}
 	// Signals that would kill cove go to the program instead; it decides.
-	sigs := make(chan os.Signal, 8)
-	// Never stopped: cove exits right after the program, and Stop costs
-	// a round trip through the runtime's signal thread (0.4 ms).
-	signal.Notify(sigs, unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2)
+	sigs, err := catchSignals()
+	if err != nil {
+		term.restore()
+		return fail(exitSetup, "signals", err.Error())
+	}
 
 	if err := cmd.Start(); err != nil {
 		term.restore()
@@ -409,11 +408,7 @@ func runMain(args []string, stdout, stderr io.Writer) int {
 	}
 	term.started()
 	writeStatus(map[string]int{"child-pid": cmd.Pid})
-	go func() {
-		for s := range sigs {
-			cmd.Signal(s)
-		}
-	}()
+	passSignals(sigs, cmd)
 	err = cmd.Wait()
 	term.finish()
 	st := cmd.Status()
@@ -431,7 +426,19 @@ func runMain(args []string, stdout, stderr io.Writer) int {
 	return st.Code
 }
 
-var fsIndex = regexp.MustCompile(`^filesystem\[(\d+)\]`)
+// filesystemIndex returns N when field starts with "filesystem[N]".
+func filesystemIndex(field string) (int, bool) {
+	rest, ok := strings.CutPrefix(field, "filesystem[")
+	if !ok {
+		return 0, false
+	}
+	num, _, ok := strings.Cut(rest, "]")
+	if !ok {
+		return 0, false
+	}
+	i, err := strconv.Atoi(num)
+	return i, err == nil && i >= 0
+}
 
 // describeSetupError makes the one-line message for a failure before the
 // command started, naming the flag that caused it when there is one.
@@ -442,8 +449,7 @@ func describeSetupError(se *cove.SetupError, f *runFlags, name string) string {
 	case exitNotExec:
 		return fmt.Sprintf("%s: cannot execute: %v", name, errnoText(se))
 	}
-	if m := fsIndex.FindStringSubmatch(se.Field); m != nil {
-		i, _ := strconv.Atoi(m[1])
+	if i, ok := filesystemIndex(se.Field); ok {
 		cause := errors.Unwrap(se)
 		var oe *mount.OpError
 		if errors.As(cause, &oe) {

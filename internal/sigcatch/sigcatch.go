@@ -1,0 +1,55 @@
+package sigcatch
+
+import (
+	"errors"
+	"sync/atomic"
+	"syscall"
+)
+
+// caught is set by the first Catch: a second one would replace the pipe
+// under the first one's handler.
+var caught atomic.Bool
+
+// ErrCaught is returned by a second Catch in one process.
+var ErrCaught = errors.New("sigcatch: signals already caught in this process")
+
+// Catcher delivers the caught signals in the order they arrived.
+type Catcher struct {
+	impl
+	sigs []syscall.Signal
+}
+
+// Catch starts catching sigs (see the package comment for ignored
+// signals). It returns the signals it catches in Caught.
+func Catch(sigs ...syscall.Signal) (*Catcher, error) {
+	if !caught.CompareAndSwap(false, true) {
+		return nil, ErrCaught
+	}
+	c := &Catcher{}
+	if err := c.catch(sigs); err != nil {
+		caught.Store(false)
+		return nil, err
+	}
+	return c, nil
+}
+
+// Caught lists the signals this Catcher catches: those asked for that were
+// not ignored.
+func (c *Catcher) Caught() []syscall.Signal { return c.sigs }
+
+// Next blocks until a caught signal arrives and returns it.
+func (c *Catcher) Next() (syscall.Signal, error) { return c.next() }
+
+// Forward passes every caught signal to send, on a goroutine of its own,
+// for the rest of the process's life.
+func (c *Catcher) Forward(send func(syscall.Signal)) {
+	go func() {
+		for {
+			s, err := c.Next()
+			if err != nil {
+				return
+			}
+			send(s)
+		}
+	}()
+}
