@@ -267,6 +267,9 @@ func launchError(err error, program []launch.Insn) error {
 		if le.Errno == unix.ENOENT || le.Errno == unix.ENOTDIR {
 			se.Code = 127
 		}
+	case launch.StepNetNS:
+		se.Step = "namespaces"
+		se.Err = explainNetNS(err)
 	case launch.StepMountProgram:
 		if le.Index < len(program) && program[le.Index].Index >= 0 {
 			se.Field = fmt.Sprintf("filesystem[%d]", program[le.Index].Index)
@@ -660,6 +663,19 @@ func explainSpawn(err error) error {
 		return fmt.Errorf("%w: user namespaces are disabled (user.max_user_namespaces=0): raise it, or use --no-namespaces (Landlock and seccomp only)", err)
 	}
 	return fmt.Errorf("%w: could not create the sandbox's namespaces (are user namespaces available here? inside a container they are often blocked; --no-namespaces confines the program with Landlock and seccomp instead)", err)
+}
+
+// explainNetNS adds what can be done to a failure to create the sandbox's
+// network namespace (the init's helper makes it after the other
+// namespaces exist).
+func explainNetNS(err error) error {
+	if v, e := readSysctl("user/max_net_namespaces"); e == nil && v == "0" {
+		return fmt.Errorf("%w: network namespaces are disabled (user.max_net_namespaces=0): raise it, or use --net host", err)
+	}
+	if errors.Is(err, unix.ENOSPC) {
+		return fmt.Errorf("%w: the limit on network namespaces (user.max_net_namespaces, here or in an enclosing user namespace) is reached: raise it, or use --net host", err)
+	}
+	return fmt.Errorf("%w: could not create the sandbox's network namespace: --net host shares the host's instead", err)
 }
 
 func readSysctl(name string) (string, error) {

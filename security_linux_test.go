@@ -38,6 +38,9 @@ func TestMain(m *testing.M) {
 	case "peekinit":
 		peekInit()
 		os.Exit(0)
+	case "nonetns":
+		noNetNS()
+		os.Exit(0)
 	}
 	fmt.Fprintln(os.Stderr, "unknown helper", os.Getenv(helperEnv))
 	os.Exit(2)

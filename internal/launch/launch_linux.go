@@ -138,6 +138,20 @@ type initState struct {
 	// (child: CLONE_VM|CLONE_VFORK on a second stack).
 	shared bool
 	child3 cloneArgs
+	// netHelper: the init was cloned without CLONE_NEWNET and starts a
+	// helper (net3: CLONE_VM|CLONE_FILES on the third stack) that creates
+	// the network namespace and brings lo up while the init runs the mount
+	// program; the init joins it before the program starts. netPid is the
+	// helper, netFd the namespace's fd it leaves in the shared fd table,
+	// netStep and netErr its failure. The helper takes PID 2 in the new
+	// PID namespace; the program asks for it back (progTID, set_tid).
+	netHelper bool
+	net3      cloneArgs
+	netPid    uintptr
+	netFd     int32
+	netStep   uint32
+	netErr    uint32
+	progTID   [1]int32
 }
 
 // cloneArgs is struct clone_args (clone3(2)), up to the cgroup field.

@@ -186,7 +186,7 @@ const (
 // initStepNames are indexed by step - StepSync.
 var initStepNames = [...]string{
 	"wait for id maps", "init credentials", "mount", "sethostname",
-	"bring up lo", "block signals", "fork program",
+	"bring up lo", "block signals", "fork program", "create network namespace",
 }
 
 var stepNames = [...]string{

@@ -124,4 +124,7 @@ const (
 	StepLoopback
 	StepSignals
 	StepFork
+	// StepNetNS: creating the sandbox's network namespace, when the init
+	// leaves that to a helper (see initState.netHelper).
+	StepNetNS
 )

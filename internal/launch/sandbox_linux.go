@@ -157,7 +157,14 @@ func StartSandbox(p *Params) (*Started, error) {
 	syscall.ForkLock.Lock()
 	var errno syscall.Errno = syscall.ENOSYS
 	if sharedInit && sb.Share && len(sb.InitWrites) == 0 {
-		pid, errno = cloneShared(ps.cloneflags, m)
+		flags := ps.cloneflags
+		if st.netHelper = netHelperFits(ps); st.netHelper {
+			flags &^= unix.CLONE_NEWNET
+		}
+		pid, errno = cloneShared(flags, m)
+		if errno != 0 {
+			st.netHelper = false
+		}
 	}
 	// ENOSYS: no clone3 (or a seccomp filter that hides it, as container
 	// runtimes do), or another shared init keeps an unprivileged caller
@@ -208,6 +215,40 @@ func StartSandbox(p *Params) (*Started, error) {
 		return fail(e)
 	}
 	return fail(fmt.Errorf("launch: unexpected report kind %d from sandbox init", rep.Kind))
+}
+
+// netHelperFits tells whether a shared init may leave its network namespace
+// to a helper that runs beside the mount program (initState.netHelper): it
+// must want one, and nothing before the join may depend on it. A hook runs
+// during the mount program, and mounting sysfs needs the network namespace
+// of the mounter to belong to the sandbox's user namespace.
+func netHelperFits(ps *preparedSandbox) bool {
+	if ps.cloneflags&unix.CLONE_NEWNET == 0 || ps.cloneflags&unix.CLONE_NEWUSER == 0 {
+		return false
+	}
+	for i := range ps.insns {
+		in := &ps.insns[i]
+		switch {
+		case in.op == OpRun:
+			return false
+		case in.op == OpFsopen && cstring(in.s1) == "sysfs",
+			in.op == OpMount && cstring(in.s3) == "sysfs":
+			return false
+		}
+	}
+	return true
+}
+
+// cstring reads the NUL-terminated string at p ("" for nil).
+func cstring(p *byte) string {
+	if p == nil {
+		return ""
+	}
+	n := 0
+	for *(*byte)(unsafe.Add(unsafe.Pointer(p), n)) != 0 {
+		n++
+	}
+	return unsafe.String(p, n)
 }
 
 // cloneShared starts the init with clone3(CLONE_VM|CLONE_CLEAR_SIGHAND) on
@@ -487,6 +528,19 @@ func prepareSandbox(sb *Sandbox, pr *prepared, m *initMem, fds []int) (*prepared
 		stack:      uint64(m.childBase),
 		stackSize:  childStackSize,
 	}
+	// With a network helper (PID 2 of the new namespace, gone by then) the
+	// program asks for PID 2 (set_tid), as without one.
+	st.progTID = [1]int32{2}
+	st.child3.setTID = uint64(uintptr(unsafe.Pointer(&st.progTID[0])))
+	st.child3.setTIDSize = 1
+	// The network helper: shares the init's memory and fd table (its
+	// namespace's fd stays there), on the third stack, no exit signal.
+	st.net3 = cloneArgs{
+		flags:     unix.CLONE_VM | unix.CLONE_FILES,
+		stack:     uint64(m.netBase),
+		stackSize: netStackSize,
+	}
+	st.netFd = -1
 	return ps, nil
 }
 
@@ -503,7 +557,10 @@ func threadSigmask() uint64 {
 const (
 	initStackSize  = 32 << 10
 	childStackSize = 32 << 10
+	netStackSize   = 16 << 10
 	cloneArgsSize  = 64 // CLONE_ARGS_SIZE_VER0: up to tls
+	// cloneArgsSetTID is CLONE_ARGS_SIZE_VER1: up to set_tid_size.
+	cloneArgsSetTID = 80
 )
 
 // initMem is the memory a sandbox init owns: its initState, and the stacks
@@ -515,6 +572,7 @@ type initMem struct {
 	state     *initState
 	initBase  uintptr
 	childBase uintptr
+	netBase   uintptr
 	initArgs  cloneArgs
 	// counted: this init is one of the shared inits (see sharedInits).
 	counted bool
@@ -523,25 +581,30 @@ type initMem struct {
 func newInitMem() (*initMem, error) {
 	pg := os.Getpagesize()
 	stateSize := (int(unsafe.Sizeof(initState{})) + pg - 1) &^ (pg - 1)
-	b, err := unix.Mmap(-1, 0, pg+childStackSize+pg+initStackSize+stateSize, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_STACK)
+	// guard, child stack, guard, init stack, guard, helper stack, state:
+	// each stack grows down towards its guard page.
+	b, err := unix.Mmap(-1, 0, pg+childStackSize+pg+initStackSize+pg+netStackSize+stateSize, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_STACK)
 	if err != nil {
 		return nil, fmt.Errorf("launch: map the init's memory: %w", err)
 	}
 	guard2 := pg + childStackSize
-	err = unix.Mprotect(b[:pg], unix.PROT_NONE)
-	if err == nil {
-		err = unix.Mprotect(b[guard2:guard2+pg], unix.PROT_NONE)
+	guard3 := guard2 + pg + initStackSize
+	for _, g := range []int{0, guard2, guard3} {
+		if err == nil {
+			err = unix.Mprotect(b[g:g+pg], unix.PROT_NONE)
+		}
 	}
 	if err != nil {
 		unix.Munmap(b)
 		return nil, fmt.Errorf("launch: guard the init's stacks: %w", err)
 	}
-	stateAt := guard2 + pg + initStackSize
+	stateAt := guard3 + pg + netStackSize
 	return &initMem{
 		b:         b,
 		state:     (*initState)(unsafe.Pointer(&b[stateAt])),
 		childBase: uintptr(unsafe.Pointer(&b[pg])),
 		initBase:  uintptr(unsafe.Pointer(&b[guard2+pg])),
+		netBase:   uintptr(unsafe.Pointer(&b[guard3+pg])),
 	}, nil
 }
 

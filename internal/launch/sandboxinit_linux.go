@@ -36,8 +36,14 @@ const (
 func sandboxInit(p *prepared) int {
 	var k int
 	initSetup(p)
+	if p.sb.st.netHelper {
+		startNetHelper(p)
+	}
 	if k = initMounts(p); k >= 0 {
 		return k
+	}
+	if p.sb.st.netHelper {
+		joinNet(p)
 	}
 	initNet(p)
 	if k = initProgram(p); k >= 0 {
@@ -357,7 +363,7 @@ func initNet(p *prepared) {
 			initFail(st, StepHostname, 0, err1)
 		}
 	}
-	if sb.lo {
+	if sb.lo && !st.netHelper {
 		fd2, _, err1 = syscall.RawSyscall(syscall.SYS_SOCKET, unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
 		if err1 == 0 {
 			_, _, err1 = syscall.RawSyscall(syscall.SYS_IOCTL, fd2, unix.SIOCGIFFLAGS, uintptr(unsafe.Pointer(&sb.ifr[0])))
@@ -379,6 +385,124 @@ func initNet(p *prepared) {
 		}
 	}
 
+}
+
+// startNetHelper starts the network helper (netEntry) beside the init. If
+// it cannot, the init creates the namespace itself in joinNet.
+//
+//go:nosplit
+//go:norace
+//go:nocheckptr
+func startNetHelper(p *prepared) {
+	var (
+		r1   uintptr
+		err1 syscall.Errno
+		st   *initState
+	)
+	st = p.sb.st
+	r1, err1 = rawClone3(&st.net3, cloneArgsSize, netEntry, unsafe.Pointer(p))
+	if err1 != 0 {
+		st.netPid = 0
+		return
+	}
+	st.netPid = r1
+}
+
+// netEntry is the network helper: it creates the network namespace, brings
+// lo up there, and leaves an fd of the namespace (SIOCGSKNS on its socket)
+// in the fd table it shares with the init, in st.netFd. It runs beside the
+// mount program, in the init's memory, writing only integers of st.
+//
+//go:nosplit
+//go:norace
+//go:nocheckptr
+func netEntry(arg unsafe.Pointer) {
+	var (
+		r1   uintptr
+		err1 syscall.Errno
+		sock uintptr
+		p    *prepared
+		st   *initState
+	)
+	p = (*prepared)(arg)
+	st = p.sb.st
+	sock = ^uintptr(0) // none yet (0 is a valid fd here)
+	st.netStep = uint32(StepNetNS)
+	_, _, err1 = syscall.RawSyscall(syscall.SYS_UNSHARE, unix.CLONE_NEWNET, 0, 0)
+	if err1 == 0 {
+		r1, _, err1 = syscall.RawSyscall(syscall.SYS_SOCKET, unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+		if err1 == 0 {
+			sock = r1
+		}
+	}
+	if err1 == 0 && p.sb.lo {
+		st.netStep = uint32(StepLoopback)
+		_, _, err1 = syscall.RawSyscall(syscall.SYS_IOCTL, sock, unix.SIOCGIFFLAGS, uintptr(unsafe.Pointer(&p.sb.ifr[0])))
+		if err1 == 0 {
+			p.sb.ifr[16] |= unix.IFF_UP
+			_, _, err1 = syscall.RawSyscall(syscall.SYS_IOCTL, sock, unix.SIOCSIFFLAGS, uintptr(unsafe.Pointer(&p.sb.ifr[0])))
+		}
+	}
+	if err1 == 0 {
+		st.netStep = uint32(StepNetNS)
+		r1, _, err1 = syscall.RawSyscall(syscall.SYS_IOCTL, sock, unix.SIOCGSKNS, 0)
+		if err1 == 0 {
+			st.netFd = int32(r1)
+		}
+	}
+	if sock != ^uintptr(0) {
+		syscall.RawSyscall(syscall.SYS_CLOSE, sock, 0, 0)
+	}
+	st.netErr = uint32(err1)
+	for {
+		syscall.RawSyscall(syscall.SYS_EXIT, 0, 0, 0)
+	}
+}
+
+// joinNet waits for the network helper and enters the namespace it made;
+// without a helper (it could not start), it creates the namespace itself.
+// Either way lo is then up, when the sandbox wants it.
+//
+//go:nosplit
+//go:norace
+//go:nocheckptr
+func joinNet(p *prepared) {
+	var (
+		err1 syscall.Errno
+		sb   *preparedSandbox
+		st   *initState
+	)
+	sb = p.sb
+	st = sb.st
+	if st.netPid == 0 {
+		_, _, err1 = syscall.RawSyscall(syscall.SYS_UNSHARE, unix.CLONE_NEWNET, 0, 0)
+		if err1 != 0 {
+			initFail(st, StepNetNS, 0, err1)
+		}
+		st.netHelper = false // initNet brings lo up
+		return
+	}
+	for {
+		_, _, err1 = syscall.RawSyscall6(syscall.SYS_WAIT4, st.netPid, 0, unix.WALL, 0, 0, 0)
+		if err1 != syscall.EINTR {
+			break
+		}
+	}
+	if err1 == 0 && st.netErr != 0 {
+		err1 = syscall.Errno(st.netErr)
+	}
+	if err1 == 0 && st.netFd < 0 {
+		err1 = syscall.EBADF
+	}
+	if err1 != 0 {
+		initFail(st, Step(st.netStep), 0, err1)
+	}
+	_, _, err1 = syscall.RawSyscall(unix.SYS_SETNS, uintptr(st.netFd), unix.CLONE_NEWNET, 0)
+	syscall.RawSyscall(syscall.SYS_CLOSE, uintptr(st.netFd), 0, 0)
+	st.netFd = -1
+	if err1 != 0 {
+		initFail(st, StepNetNS, 0, err1)
+	}
 }
 
 // initProgram starts the program and waits until it has execed, or passes
@@ -554,6 +678,14 @@ func spawnChild(p *prepared, kind int) (uintptr, syscall.Errno) {
 	if st.shared {
 		if kind == childHook {
 			return rawClone3(&st.child3, cloneArgsSize, hookMain, unsafe.Pointer(p))
+		}
+		if st.netHelper {
+			// PID 2, which the network helper had; if the kernel will not
+			// (no set_tid: before Linux 5.5), whatever comes next.
+			r1, err1 = rawClone3(&st.child3, cloneArgsSetTID, programEntry, unsafe.Pointer(p))
+			if err1 == 0 {
+				return r1, 0
+			}
 		}
 		return rawClone3(&st.child3, cloneArgsSize, programEntry, unsafe.Pointer(p))
 	}
