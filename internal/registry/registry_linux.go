@@ -1,7 +1,6 @@
 package registry
 
 import (
-	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -428,8 +427,12 @@ func (d *Dir) read(name string) (*Record, error) {
 //
 // Preconditions: the directory lock is held.
 func (d *Dir) write(name string, b []byte) error {
+	// getrandom, not crypto/rand: that package's initialisation is a cost
+	// every cove start would pay (see docs/bench.md).
 	var r [6]byte
-	rand.Read(r[:])
+	if _, err := unix.Getrandom(r[:], 0); err != nil {
+		return fmt.Errorf("name a temporary file: %w", err)
+	}
 	tmp := "." + name + ".tmp-" + hex.EncodeToString(r[:])
 	fd, err := unix.Openat(d.fd, tmp, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
 	if err != nil {
