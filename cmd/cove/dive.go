@@ -5,13 +5,13 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"runtime"
 	"strconv"
 	"syscall"
 
 	"github.com/covebox/cove/dive/client"
 	"github.com/covebox/cove/dive/wire"
+	"github.com/covebox/cove/internal/sigcatch"
 	"golang.org/x/sys/unix"
 )
 
@@ -45,6 +45,10 @@ func diveTool(argv []string) int {
 	s, err := client.SettingsFromEnv(os.Getenv)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
+		return 12
+	}
+	if _, err := catchForwarded(&s); err != nil {
+		fmt.Fprintf(os.Stderr, "dive: %v\n", err)
 		return 12
 	}
 	c, err := client.DialRaw(argv[1])
@@ -111,19 +115,10 @@ and DIVE_SIGFWMODE work as with dive. See docs/dive.md.
 		fmt.Fprintf(stderr, "cove dive: %v\n", err)
 		return exitSetup
 	}
-	// Signal forwarding is set up on another goroutine while this one
-	// talks to the server (signal.Notify starts a thread of its own); the
-	// program's start waits for it below.
-	var sigs chan os.Signal
-	sigReady := make(chan struct{})
-	if s.SigFwMode != 0 {
-		sigs = make(chan os.Signal, 64)
-		go func() {
-			signal.Notify(sigs, client.Forwarded...)
-			close(sigReady)
-		}()
-	} else {
-		close(sigReady)
+	sigs, err := catchForwarded(&s)
+	if err != nil {
+		fmt.Fprintf(stderr, "cove dive: %v\n", err)
+		return exitSetup
 	}
 	c, err := client.DialRaw(args[0])
 	if err != nil {
@@ -142,10 +137,6 @@ and DIVE_SIGFWMODE work as with dive. See docs/dive.md.
 	}
 	if pending != nil {
 		// A real dived: protocol 1100 on the same connection.
-		<-sigReady
-		if sigs != nil {
-			signal.Stop(sigs)
-		}
 		out, err := pending.Run(s, fds, args[1:], os.Environ())
 		if err != nil || out.ServerFailed {
 			fmt.Fprintf(stderr, "cove dive: the server dropped the connection (%v)\n", err)
@@ -192,7 +183,6 @@ and DIVE_SIGFWMODE work as with dive. See docs/dive.md.
 	if r.Detach {
 		return 0
 	}
-	<-sigReady
 	if sigs != nil {
 		go forwardSignals(cn, sigs, term)
 	}
@@ -211,7 +201,7 @@ and DIVE_SIGFWMODE work as with dive. See docs/dive.md.
 
 // forwardSignals sends the signals this process catches to the program
 // (SIGWINCH as a window-size update) until the process exits.
-func forwardSignals(cn *client.Single, sigs chan os.Signal, term int) {
+func forwardSignals(cn *client.Single, sigs <-chan os.Signal, term int) {
 	for sig := range sigs {
 		n, ok := sig.(syscall.Signal)
 		if !ok || n == syscall.SIGURG || n == syscall.SIGCHLD {
@@ -265,4 +255,26 @@ func diveTerminal(spec string, fds []int) (int, bool) {
 		return -1, false
 	}
 	return fd, true
+}
+
+// catchForwarded catches client.Forwarded with internal/sigcatch (a few
+// system calls, where signal.Notify made thirteen round trips to the
+// runtime's signal thread) and hands them to the client in s.Signals. It
+// does nothing when s does not forward signals.
+func catchForwarded(s *client.Settings) (<-chan os.Signal, error) {
+	if s.SigFwMode == 0 {
+		return nil, nil
+	}
+	want := make([]syscall.Signal, 0, len(client.Forwarded))
+	for _, sig := range client.Forwarded {
+		want = append(want, sig.(syscall.Signal))
+	}
+	c, err := sigcatch.CatchAll(want...) // as dive: ignored ones too
+	if err != nil {
+		return nil, err
+	}
+	ch := make(chan os.Signal, 64)
+	c.Forward(func(sig syscall.Signal) { ch <- sig })
+	s.Signals = ch
+	return ch, nil
 }

@@ -19,6 +19,25 @@ type Settings struct {
 	Terminal        string // "@N" (fd N) or a path; "" or "@-1": none; default "@0"
 	WaitMode        int    // 0 remote wait, 1 fire and forget, 2 workaround pipe
 	SigFwMode       int    // 0 none, 1 the program, 2 its process group
+	// Signals, when not nil, delivers the signals to forward (a caller
+	// that catches them itself: cove's CLI does, more cheaply than
+	// os/signal). When nil and SigFwMode is not 0, the client catches
+	// Forwarded with signal.Notify while it waits.
+	Signals <-chan os.Signal
+}
+
+// signalSource returns where the signals to forward come from under s, and
+// what to call when done with them.
+func signalSource(s Settings) (<-chan os.Signal, func()) {
+	if s.SigFwMode == 0 {
+		return nil, func() {}
+	}
+	if s.Signals != nil {
+		return s.Signals, func() {}
+	}
+	sigs := make(chan os.Signal, 64)
+	signal.Notify(sigs, Forwarded...)
+	return sigs, func() { signal.Stop(sigs) }
 }
 
 // SettingsFromEnv reads the DIVE_* variables as dive does (atoi: garbage is
@@ -99,19 +118,15 @@ type Outcome1100 struct {
 //
 // Preconditions: c is connected and nothing was read from it; fds are the
 // caller's open descriptors and do not include c; env is the environment to
-// send. Signals are taken over (signal.Notify) while it waits.
+// send. Signals are forwarded while it waits (see Settings.Signals).
 func Run1100(c Transport, s Settings, fds []int, argv, env []string) (Outcome1100, error) {
 	var out Outcome1100
 	sock := proto1100.NewSocket(c)
 	l := proto1100.NativeLayout()
 	enc, _ := proto1100.NewEncoder(sock, l)
 	dec, _ := proto1100.NewDecoder(sock, l, proto1100.Limits{})
-	var sigs chan os.Signal
-	if s.SigFwMode != 0 {
-		sigs = make(chan os.Signal, 64)
-		signal.Notify(sigs, Forwarded...)
-		defer signal.Stop(sigs)
-	}
+	sigs, stop := signalSource(s)
+	defer stop()
 	hello, err := dec.ReadHello()
 	if err != nil {
 		out.Incompatible = true
@@ -139,7 +154,7 @@ func Run1100(c Transport, s Settings, fds []int, argv, env []string) (Outcome110
 
 // finish1100 runs the conversation from the fd list on; it is shared with
 // the native client's fallback against a real dived.
-func finish1100(c Transport, enc *proto1100.Encoder, dec *proto1100.Decoder, s Settings, fds []int, argv, env []string, helper int32, enabled bool, sigs chan os.Signal, out Outcome1100) (Outcome1100, error) {
+func finish1100(c Transport, enc *proto1100.Encoder, dec *proto1100.Decoder, s Settings, fds []int, argv, env []string, helper int32, enabled bool, sigs <-chan os.Signal, out Outcome1100) (Outcome1100, error) {
 	mode := s.WaitMode
 	if mode == 0 && !enabled {
 		out.Warning = "dive: Warning: can't request proper waiting for program termination from dived\n" +

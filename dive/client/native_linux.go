@@ -45,7 +45,9 @@ type Pending1100 struct {
 
 // Run finishes the protocol-1100 conversation as dive does (see Run1100).
 func (p *Pending1100) Run(s Settings, fds []int, argv, env []string) (Outcome1100, error) {
-	return finish1100(p.c, p.enc, p.dec, s, fds, argv, env, p.helper, p.enabled, nil, Outcome1100{})
+	sigs, stop := signalSource(s)
+	defer stop()
+	return finish1100(p.c, p.enc, p.dec, s, fds, argv, env, p.helper, p.enabled, sigs, Outcome1100{})
 }
 
 // Open offers the native protocol on a fresh connection, sending terminal

@@ -22,11 +22,21 @@ type Catcher struct {
 // Catch starts catching sigs (see the package comment for ignored
 // signals). It returns the signals it catches in Caught.
 func Catch(sigs ...syscall.Signal) (*Catcher, error) {
+	return catchSignals(sigs, false)
+}
+
+// CatchAll is Catch for signals that are ignored too, as a client that
+// stands in for its program (dive) must: it forwards them all.
+func CatchAll(sigs ...syscall.Signal) (*Catcher, error) {
+	return catchSignals(sigs, true)
+}
+
+func catchSignals(sigs []syscall.Signal, ignored bool) (*Catcher, error) {
 	if !caught.CompareAndSwap(false, true) {
 		return nil, ErrCaught
 	}
 	c := &Catcher{}
-	if err := c.catch(sigs); err != nil {
+	if err := c.catch(sigs, ignored); err != nil {
 		caught.Store(false)
 		return nil, err
 	}

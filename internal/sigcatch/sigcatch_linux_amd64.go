@@ -41,7 +41,7 @@ type impl struct {
 	r int // the pipe's read end
 }
 
-func (c *Catcher) catch(sigs []syscall.Signal) error {
+func (c *Catcher) catch(sigs []syscall.Signal, ignored bool) error {
 	var p [2]int
 	// The write end never blocks a handler: a full pipe (thousands of
 	// unread signals) drops the new one.
@@ -70,7 +70,7 @@ func (c *Catcher) catch(sigs []syscall.Signal) error {
 		if err := rtSigaction(s, nil, &old); err != nil {
 			return fmt.Errorf("sigcatch: read the disposition of %v: %w", s, err)
 		}
-		if old.handler == sigIgn {
+		if old.handler == sigIgn && !ignored {
 			continue
 		}
 		if err := rtSigaction(s, &act, nil); err != nil {

@@ -14,10 +14,10 @@ type impl struct {
 	ch chan os.Signal
 }
 
-func (c *Catcher) catch(sigs []syscall.Signal) error {
+func (c *Catcher) catch(sigs []syscall.Signal, ignored bool) error {
 	c.ch = make(chan os.Signal, 64)
 	for _, s := range sigs {
-		if signal.Ignored(s) {
+		if signal.Ignored(s) && !ignored {
 			continue
 		}
 		signal.Notify(c.ch, s)

@@ -2,6 +2,8 @@ package sigcatch
 
 import (
 	"errors"
+	"fmt"
+	"os"
 	"os/exec"
 	"os/signal"
 	"strconv"
@@ -90,5 +92,28 @@ func TestCatch(t *testing.T) {
 	}
 	if masks["SigIgn"]&bit(unix.SIGHUP) == 0 {
 		t.Errorf("child does not ignore SIGHUP (SigIgn %x)", masks["SigIgn"])
+	}
+}
+
+// TestCatchAllTakesIgnoredSignals runs in a child process (Catch works once
+// per process): with SIGHUP ignored, CatchAll catches it all the same.
+func TestCatchAllTakesIgnoredSignals(t *testing.T) {
+	if os.Getenv("SIGCATCH_TEST_ALL") != "" {
+		signal.Ignore(unix.SIGHUP)
+		c, err := CatchAll(unix.SIGHUP)
+		if err != nil || len(c.Caught()) != 1 {
+			fmt.Println("catch:", err, c)
+			os.Exit(1)
+		}
+		unix.Kill(unix.Getpid(), unix.SIGHUP)
+		s, err := c.Next()
+		fmt.Println(s == unix.SIGHUP, err)
+		os.Exit(0)
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestCatchAllTakesIgnoredSignals$")
+	cmd.Env = append(os.Environ(), "SIGCATCH_TEST_ALL=1")
+	out, err := cmd.CombinedOutput()
+	if err != nil || strings.TrimSpace(string(out)) != "true <nil>" {
+		t.Fatalf("child: %v: %q", err, out)
 	}
 }
