@@ -317,6 +317,23 @@ func TestSecurityNiceAndOOMScore(t *testing.T) {
 	if err != nil || string(out) != "7\n321\n" {
 		t.Fatalf("got %q %v, want nice 7 and oom_score_adj 321", out, err)
 	}
+	// Without namespaces the program is started by launch.Start, whose
+	// child shares this process's memory where it can: a write of its OOM
+	// score would change ours too, so that one must not.
+	ours, err := os.ReadFile("/proc/self/oom_score_adj")
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain := spec.NoNamespaces()
+	plain.Security.Landlock = spec.Landlock{}
+	plain.OOMScoreAdj = &adj
+	out, err = cove.Command(plain, "sh", "-c", "cat /proc/self/oom_score_adj").Output()
+	if err != nil || string(out) != "321\n" {
+		t.Fatalf("without namespaces: got %q %v, want oom_score_adj 321", out, err)
+	}
+	if now, _ := os.ReadFile("/proc/self/oom_score_adj"); string(now) != string(ours) {
+		t.Fatalf("the program's OOM score became ours: %q, was %q", now, ours)
+	}
 	low := -100
 	s.OOMScoreAdj = &low
 	var se *cove.SetupError

@@ -331,3 +331,64 @@ func TestCloneNamespacesWithoutInit(t *testing.T) {
 		t.Fatalf("CLONE_NEWPID without an init: got %v", err)
 	}
 }
+
+// TestStartSharesNoSignalState: a program started by Start (in a child that
+// shares the caller's memory until execve where the architecture allows)
+// has the caller's signal mask — not the everything-blocked mask the child
+// steps run under — and ignores no signal; and a thousand starts leave the caller with no new mapping (the
+// child's stacks are given back).
+func TestStartSharesNoSignalState(t *testing.T) {
+	// The shell's own status, read with builtins (grep catches SIGSEGV).
+	out, ws, err := run(t, sh(`while read -r k v; do case $k in SigBlk:|SigIgn:) echo "$k $v";; esac; done </proc/$$/status`))
+	if err != nil || ws.ExitStatus() != 0 {
+		t.Fatalf("%v, status %d", err, ws.ExitStatus())
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("want the SigBlk and SigIgn lines, got %q", out)
+	}
+	for _, line := range lines {
+		k, v, _ := strings.Cut(line, ":")
+		if strings.TrimSpace(v) != "0000000000000000" {
+			t.Errorf("%s is %s, want none", k, strings.TrimSpace(v))
+		}
+	}
+	maps := func() int {
+		b, err := os.ReadFile("/proc/self/maps")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.Count(string(b), "\n")
+	}
+	before := maps()
+	for i := 0; i < 1000; i++ {
+		p := &Params{Path: []string{"/bin/true"}, Argv: []string{"true"}, Files: []int{0, 1, 2}, Umask: -1, UID: -1, GID: -1, LandlockFD: -1}
+		pid, err := Start(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ws unix.WaitStatus
+		unix.Wait4(pid, &ws, 0, nil)
+	}
+	if after := maps(); after > before+8 {
+		t.Fatalf("mappings grew from %d to %d over 1000 starts", before, after)
+	}
+}
+
+// TestStartKeepsCallerDumpable: a program started under another uid (root
+// callers; others keep their own uid here) leaves the caller's dumpable
+// flag as it was, though the child that changed ids shared its memory.
+func TestStartKeepsCallerDumpable(t *testing.T) {
+	uid := os.Getuid()
+	if uid == 0 {
+		uid = 65534
+	}
+	before, _ := unix.PrctlRetInt(unix.PR_GET_DUMPABLE, 0, 0, 0, 0)
+	out, ws, err := run(t, &Params{Path: []string{"/bin/sh"}, Argv: []string{"sh", "-c", "id -u"}, Env: []string{"PATH=/usr/bin:/bin"}, UID: uid, GID: os.Getgid(), SetGroups: os.Getuid() == 0})
+	if err != nil || ws.ExitStatus() != 0 || strings.TrimSpace(out) != fmt.Sprint(uid) {
+		t.Fatalf("%v, status %d, output %q", err, ws.ExitStatus(), out)
+	}
+	if after, _ := unix.PrctlRetInt(unix.PR_GET_DUMPABLE, 0, 0, 0, 0); after != before {
+		t.Fatalf("dumpable went from %d to %d", before, after)
+	}
+}
