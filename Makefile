@@ -6,7 +6,7 @@ BIN ?= bin/cove
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.Version=$(VERSION)
 # Packages that start goroutines: run under the race detector.
-RACE_PKGS := . ./internal/stage ./cmd/cove ./dive/...
+RACE_PKGS := . ./internal/stage ./internal/sigcatch ./cmd/cove ./dive/...
 FUZZTIME ?= 15s
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 

@@ -10,13 +10,19 @@ import (
 
 // writeFd is the pipe's write end, read by sigHandler. Written once, by
 // the first Catch, before any handler that reads it is installed.
+//
+//lint:ignore U1000 read by sigHandler (assembly)
 var writeFd uintptr
 
 // sigHandler is the signal handler (sigcatch_linux_amd64.s): it writes the
 // signal number as one byte to writeFd. Called by the kernel only.
+//
+//lint:ignore U1000 installed through handlerAddrs (assembly)
 func sigHandler()
 
 // sigReturn is the handler's restorer: rt_sigreturn.
+//
+//lint:ignore U1000 installed through handlerAddrs (assembly)
 func sigReturn()
 
 // handlerAddrs returns the entry points of sigHandler and sigReturn.
