@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"sync"
 	"syscall"
 	"unsafe"
 
@@ -607,14 +608,14 @@ func suidDumpable() int {
 //go:nocheckptr
 func vforkExec(pr *prepared, pipe int) (int, syscall.Errno) {
 	pg := os.Getpagesize()
-	stk, err := unix.Mmap(-1, 0, pg+vforkStackSize, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_STACK)
-	if err != nil {
+	stk := vforkStacks.get(pg)
+	if stk == nil {
 		return 0, syscall.ENOSYS
 	}
-	defer unix.Munmap(stk)
-	if unix.Mprotect(stk[:pg], unix.PROT_NONE) != nil {
-		return 0, syscall.ENOSYS
-	}
+	// Back to the cache once the child has execed or exited: it no
+	// longer runs on it (ForkLock is still held, so no other child can
+	// be given it meanwhile either way).
+	defer vforkStacks.put(stk)
 	pr.vpipe = pipe
 	pr.vmask = threadSigmask()
 	// A change of ids in the child sets the dumpable flag of the memory
@@ -644,6 +645,51 @@ func vforkExec(pr *prepared, pipe int) (int, syscall.Errno) {
 // vforkStackSize is the stack of a vforkExec child: programMain's nosplit
 // frames use a few pages of it.
 const vforkStackSize = 32 << 10
+
+// vforkStacks keeps a few child stacks (guard page included) for reuse: an
+// mmap, mprotect and munmap per start were 6% of a busy dive server's CPU,
+// the munmap with a TLB shootdown across its threads. Process-wide, like
+// the memory it manages; never more than vforkStackCache of them idle.
+var vforkStacks stackCache
+
+const vforkStackCache = 8
+
+type stackCache struct {
+	sync.Mutex
+	free [][]byte
+}
+
+// get returns a stack from the cache, or a new one (nil if it cannot map
+// one): pg bytes of guard page, then vforkStackSize bytes.
+func (c *stackCache) get(pg int) []byte {
+	c.Lock()
+	if n := len(c.free); n > 0 {
+		stk := c.free[n-1]
+		c.free = c.free[:n-1]
+		c.Unlock()
+		return stk
+	}
+	c.Unlock()
+	stk, err := unix.Mmap(-1, 0, pg+vforkStackSize, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_STACK)
+	if err != nil {
+		return nil
+	}
+	if unix.Mprotect(stk[:pg], unix.PROT_NONE) != nil {
+		unix.Munmap(stk)
+		return nil
+	}
+	return stk
+}
+
+func (c *stackCache) put(stk []byte) {
+	c.Lock()
+	defer c.Unlock()
+	if len(c.free) < vforkStackCache {
+		c.free = append(c.free, stk)
+		return
+	}
+	unix.Munmap(stk)
+}
 
 // vforkEntry is where a vforkExec child starts, with no g: it takes back the
 // caller's signal mask (runtime_BeforeFork blocked everything; the
