@@ -285,7 +285,7 @@ func Start(p *Params) (int, error) {
 		pid   int
 		errno syscall.Errno = syscall.ENOSYS
 	)
-	if vforkFits(p, pr) {
+	if vforkFits(p, pr, suidDumpable) {
 		pid, errno = vforkExec(pr, wfd)
 	}
 	// ENOSYS: no clone3 (or a seccomp filter hides it), no stack;
@@ -568,7 +568,7 @@ func forkExec(p *prepared, pipe int) (pid int, errno syscall.Errno) {
 // could ptrace the child — and so reach the caller's memory — until execve.
 // (With 0 or 2 it becomes non-dumpable to that uid; vforkExec gives the
 // caller its own setting back.)
-func vforkFits(p *Params, pr *prepared) bool {
+func vforkFits(p *Params, pr *prepared, suidDumpable func() int) bool {
 	if !sharedInit || p.Clone != nil || pr.forkAfter || pr.nonDump {
 		return false
 	}

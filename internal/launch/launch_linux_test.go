@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -392,5 +393,40 @@ func TestStartKeepsCallerDumpable(t *testing.T) {
 	}
 	if after, _ := unix.PrctlRetInt(unix.PR_GET_DUMPABLE, 0, 0, 0, 0); after != before {
 		t.Fatalf("dumpable went from %d to %d", before, after)
+	}
+}
+
+// TestVforkFits: the cases where Start must fork rather than share its
+// memory with the child.
+func TestVforkFits(t *testing.T) {
+	if !sharedInit {
+		t.Skipf("no vfork-style child on %s: Start always forks", runtime.GOARCH)
+	}
+	plain := func() (*Params, *prepared) {
+		p := &Params{UID: -1, GID: -1}
+		return p, &prepared{uid: -1, gid: -1, euid: -1, egid: -1}
+	}
+	suid := func(v int) func() int { return func() int { return v } }
+	cases := []struct {
+		name  string
+		edit  func(*Params, *prepared)
+		suid  int
+		vfork bool
+	}{
+		{"plain", func(*Params, *prepared) {}, 1, true},
+		{"uid change, suid_dumpable 0", func(_ *Params, pr *prepared) { pr.uid, pr.euid = 1000, 1000 }, 0, true},
+		{"uid change, suid_dumpable 2", func(_ *Params, pr *prepared) { pr.uid, pr.euid = 1000, 1000 }, 2, true},
+		{"uid change, suid_dumpable 1", func(_ *Params, pr *prepared) { pr.uid, pr.euid = 1000, 1000 }, 1, false},
+		{"gid change, suid_dumpable 1", func(_ *Params, pr *prepared) { pr.gid, pr.egid = 1000, 1000 }, 1, false},
+		{"new namespaces", func(p *Params, _ *prepared) { p.Clone = &CloneNS{} }, 0, false},
+		{"fork after setns", func(_ *Params, pr *prepared) { pr.forkAfter = true }, 0, false},
+		{"non-dumpable", func(_ *Params, pr *prepared) { pr.nonDump = true }, 0, false},
+	}
+	for _, c := range cases {
+		p, pr := plain()
+		c.edit(p, pr)
+		if got := vforkFits(p, pr, suid(c.suid)); got != c.vfork {
+			t.Errorf("%s: vforkFits = %v, want %v", c.name, got, c.vfork)
+		}
 	}
 }
