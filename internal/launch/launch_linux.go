@@ -540,11 +540,7 @@ func forkExec(p *prepared, pipe int) (pid int, errno syscall.Errno) {
 	if p.clo {
 		fd2, _, err1 = syscall.RawSyscall(syscall.SYS_SOCKET, unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
 		if err1 == 0 {
-			_, _, err1 = syscall.RawSyscall(syscall.SYS_IOCTL, fd2, unix.SIOCGIFFLAGS, uintptr(unsafe.Pointer(&p.cifr[0])))
-		}
-		if err1 == 0 {
-			p.cifr[16] |= unix.IFF_UP
-			_, _, err1 = syscall.RawSyscall(syscall.SYS_IOCTL, fd2, unix.SIOCSIFFLAGS, uintptr(unsafe.Pointer(&p.cifr[0])))
+			err1 = loUp(fd2, &p.cifr)
 		}
 		if err1 != 0 {
 			childFail(pipe, StepLoopback, 0, err1)
@@ -702,6 +698,21 @@ func vforkEntry(arg unsafe.Pointer) {
 	p := (*prepared)(arg)
 	syscall.RawSyscall6(syscall.SYS_RT_SIGPROCMASK, unix.SIG_SETMASK, uintptr(unsafe.Pointer(&p.vmask)), 0, 8, 0, 0)
 	programMain(p, p.vpipe)
+}
+
+// loUp sets IFF_UP on the interface ifr names (lo) through the socket
+// sock, in the socket's network namespace.
+//
+//go:nosplit
+//go:norace
+//go:nocheckptr
+func loUp(sock uintptr, ifr *[40]byte) syscall.Errno {
+	_, _, err1 := syscall.RawSyscall(syscall.SYS_IOCTL, sock, unix.SIOCGIFFLAGS, uintptr(unsafe.Pointer(&ifr[0])))
+	if err1 == 0 {
+		ifr[16] |= unix.IFF_UP
+		_, _, err1 = syscall.RawSyscall(syscall.SYS_IOCTL, sock, unix.SIOCSIFFLAGS, uintptr(unsafe.Pointer(&ifr[0])))
+	}
+	return err1
 }
 
 // childFail writes (step, index, errno) on the error pipe and exits 253.

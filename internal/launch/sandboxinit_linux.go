@@ -366,11 +366,7 @@ func initNet(p *prepared) {
 	if sb.lo && !st.netHelper {
 		fd2, _, err1 = syscall.RawSyscall(syscall.SYS_SOCKET, unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
 		if err1 == 0 {
-			_, _, err1 = syscall.RawSyscall(syscall.SYS_IOCTL, fd2, unix.SIOCGIFFLAGS, uintptr(unsafe.Pointer(&sb.ifr[0])))
-		}
-		if err1 == 0 {
-			sb.ifr[16] |= unix.IFF_UP
-			_, _, err1 = syscall.RawSyscall(syscall.SYS_IOCTL, fd2, unix.SIOCSIFFLAGS, uintptr(unsafe.Pointer(&sb.ifr[0])))
+			err1 = loUp(fd2, &sb.ifr)
 		}
 		if err1 != 0 {
 			initFail(st, StepLoopback, 0, err1)
@@ -437,11 +433,7 @@ func netEntry(arg unsafe.Pointer) {
 	}
 	if err1 == 0 && p.sb.lo {
 		st.netStep = uint32(StepLoopback)
-		_, _, err1 = syscall.RawSyscall(syscall.SYS_IOCTL, sock, unix.SIOCGIFFLAGS, uintptr(unsafe.Pointer(&p.sb.ifr[0])))
-		if err1 == 0 {
-			p.sb.ifr[16] |= unix.IFF_UP
-			_, _, err1 = syscall.RawSyscall(syscall.SYS_IOCTL, sock, unix.SIOCSIFFLAGS, uintptr(unsafe.Pointer(&p.sb.ifr[0])))
-		}
+		err1 = loUp(sock, &p.sb.ifr)
 	}
 	if err1 == 0 {
 		st.netStep = uint32(StepNetNS)
