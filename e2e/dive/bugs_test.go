@@ -145,16 +145,34 @@ func TestPidfileNamesServer(t *testing.T) {
 	}
 }
 
-// TestSetnsNetns: --setns into a named network namespace.
+// TestSetnsNetns: --setns into another network namespace. It is held by a
+// process, not by a bind mount under /run/netns (`ip netns add`): tests of
+// other packages, running meanwhile, check that no mount appears on the host.
 func TestSetnsNetns(t *testing.T) {
 	need(t)
-	name := "cove-dive-e2e"
-	if out, err := exec.Command("ip", "netns", "add", name).CombinedOutput(); err != nil {
-		t.Skipf("ip netns add: %v %s", err, out)
+	holder := exec.Command("unshare", "--net", "sleep", "600")
+	if err := holder.Start(); err != nil {
+		t.Fatalf("unshare --net: %v", err)
 	}
-	defer exec.Command("ip", "netns", "del", name).Run()
-	s := startServer(t, false, "--setns", "/run/netns/"+name)
-	want, _ := os.Stat("/run/netns/" + name)
+	defer func() {
+		holder.Process.Kill()
+		holder.Wait()
+	}()
+	path := "/proc/" + strconv.Itoa(holder.Process.Pid) + "/ns/net"
+	mine, _ := os.Readlink("/proc/self/ns/net")
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if l, err := os.Readlink(path); err == nil && l != mine {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s never left our network namespace", path)
+		}
+	}
+	s := startServer(t, false, "--setns", path)
+	want, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, c := range clients {
 		t.Run(c.name, func(t *testing.T) {
 			out, errs, rc := do(t, run{}, c.argv(s.sock, "stat", "-L", "-c", "%i", "/proc/self/ns/net"))
