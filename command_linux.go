@@ -19,6 +19,7 @@ import (
 	"github.com/covebox/cove/internal/launch"
 	"github.com/covebox/cove/internal/mount"
 	"github.com/covebox/cove/internal/stage"
+	"github.com/covebox/cove/spec"
 )
 
 // running is the state of a started Cmd: either a sandbox init inside the
@@ -653,6 +654,11 @@ func explainSpawn(err error) error {
 	if !errors.Is(err, unix.EPERM) && !errors.Is(err, unix.EACCES) && !errors.Is(err, unix.ENOSPC) && !errors.Is(err, unix.EINVAL) {
 		return err
 	}
+	if os.Getuid() == 0 && strings.Contains(err.Error(), "uid_map") && !idMapped(spec.NobodyID, "/proc/self/uid_map") {
+		// Root of a user namespace such as `unshare -Ur` makes: uid 0
+		// maps to someone, 65534 to no one.
+		return fmt.Errorf("%w: a root caller's sandbox runs as uid %d on the outside, which is not mapped in this user namespace (see /proc/self/uid_map): pass --map-host-root to map this uid 0 instead, or run cove as another user", err, spec.NobodyID)
+	}
 	if v, e := readSysctl("kernel/apparmor_restrict_unprivileged_userns"); e == nil && v == "1" {
 		return fmt.Errorf("%w: unprivileged user namespaces are disabled by AppArmor (kernel.apparmor_restrict_unprivileged_userns=1): set it to 0, allow cove in an AppArmor profile, or use --no-namespaces (Landlock and seccomp only)", err)
 	}
@@ -676,6 +682,27 @@ func explainNetNS(err error) error {
 		return fmt.Errorf("%w: the limit on network namespaces (user.max_net_namespaces, here or in an enclosing user namespace) is reached: raise it, or use --net host", err)
 	}
 	return fmt.Errorf("%w: could not create the sandbox's network namespace: --net host shares the host's instead", err)
+}
+
+// idMapped tells whether id is inside one of the ranges of an id map file
+// (/proc/self/uid_map: "inside outside count" per line).
+func idMapped(id int, file string) bool {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return true // unknown: do not claim it is not
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) != 3 {
+			continue
+		}
+		in, err1 := strconv.ParseUint(f[0], 10, 32)
+		n, err2 := strconv.ParseUint(f[2], 10, 32)
+		if err1 == nil && err2 == nil && uint64(id) >= in && uint64(id) < in+n {
+			return true
+		}
+	}
+	return false
 }
 
 func readSysctl(name string) (string, error) {

@@ -108,8 +108,10 @@ func compile(c *Cmd) (*plan, error) {
 		}
 	}
 	// Only a privileged caller may allow setgroups beside a gid map; it must,
-	// so that root's supplementary groups can be dropped.
-	privileged := uid == 0
+	// so that root's supplementary groups can be dropped. Root of a user
+	// namespace whose setgroups is denied (`unshare -Ur`) cannot: it is
+	// treated as any user, whose groups stay (unmapped) as they are.
+	privileged := uid == 0 && setgroupsAllowed()
 	lastCap, err := lastCapability()
 	if err != nil {
 		return nil, &SetupError{Step: "capabilities", Code: 125, Err: err}
@@ -368,4 +370,11 @@ func errnoOf(err error) syscall.Errno {
 		return e
 	}
 	return 0
+}
+
+// setgroupsAllowed tells whether this process's user namespace lets it call
+// setgroups (/proc/self/setgroups is "allow", or absent before Linux 3.19).
+func setgroupsAllowed() bool {
+	b, err := os.ReadFile("/proc/self/setgroups")
+	return err != nil || strings.TrimSpace(string(b)) != "deny"
 }

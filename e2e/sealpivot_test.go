@@ -646,3 +646,24 @@ func TestPivotPrivilegeAndUsage(t *testing.T) {
 		}
 	})
 }
+
+// TestRunInsideUnshareUr: `cove run` by root of a user namespace that maps
+// only uid 0 (`unshare -Ur`, setgroups denied): the default fails with a
+// message that says why and what to do; --map-host-root, the fix it names,
+// then works (the caller's setgroups denial is inherited, not fought).
+func TestRunInsideUnshareUr(t *testing.T) {
+	unshare, err := exec.LookPath("unshare")
+	if err != nil {
+		t.Skip("no unshare(1)")
+	}
+	forEachMode(t, func(t *testing.T, md *mode) {
+		r := spRun(t, md, spOpts{}, unshare, "-Ur", coveBin, "run", "--", "id", "-u")
+		if r.code != 125 || !strings.Contains(r.stderr, "not mapped in this user namespace") || !strings.Contains(r.stderr, "--map-host-root") || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 {
+			t.Fatalf("default inside unshare -Ur: want one line naming the unmapped uid and --map-host-root, exit 125\n%v", r)
+		}
+		r = spRun(t, md, spOpts{}, unshare, "-Ur", coveBin, "run", "--map-host-root", "--", "id", "-u")
+		if r.code != 0 || strings.TrimSpace(r.stdout) != "0" {
+			t.Fatalf("--map-host-root inside unshare -Ur: want uid 0\n%v", r)
+		}
+	})
+}
