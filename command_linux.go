@@ -15,6 +15,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/covebox/cove/internal/idmap"
 	"github.com/covebox/cove/internal/landlock"
 	"github.com/covebox/cove/internal/launch"
 	"github.com/covebox/cove/internal/mount"
@@ -654,7 +655,7 @@ func explainSpawn(err error) error {
 	if !errors.Is(err, unix.EPERM) && !errors.Is(err, unix.EACCES) && !errors.Is(err, unix.ENOSPC) && !errors.Is(err, unix.EINVAL) {
 		return err
 	}
-	if os.Getuid() == 0 && strings.Contains(err.Error(), "uid_map") && !idMapped(spec.NobodyID, "/proc/self/uid_map") {
+	if os.Getuid() == 0 && strings.Contains(err.Error(), "uid_map") && !nobodyMapped() {
 		// Root of a user namespace such as `unshare -Ur` makes: uid 0
 		// maps to someone, 65534 to no one.
 		return fmt.Errorf("%w: a root caller's sandbox runs as uid %d on the outside, which is not mapped in this user namespace (see /proc/self/uid_map): pass --map-host-root to map this uid 0 instead, or run cove as another user", err, spec.NobodyID)
@@ -684,25 +685,11 @@ func explainNetNS(err error) error {
 	return fmt.Errorf("%w: could not create the sandbox's network namespace: --net host shares the host's instead", err)
 }
 
-// idMapped tells whether id is inside one of the ranges of an id map file
-// (/proc/self/uid_map: "inside outside count" per line).
-func idMapped(id int, file string) bool {
-	b, err := os.ReadFile(file)
-	if err != nil {
-		return true // unknown: do not claim it is not
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		f := strings.Fields(line)
-		if len(f) != 3 {
-			continue
-		}
-		in, err1 := strconv.ParseUint(f[0], 10, 32)
-		n, err2 := strconv.ParseUint(f[2], 10, 32)
-		if err1 == nil && err2 == nil && uint64(id) >= in && uint64(id) < in+n {
-			return true
-		}
-	}
-	return false
+// nobodyMapped tells whether spec.NobodyID is mapped in this process's
+// user namespace (true when that cannot be read: claim nothing then).
+func nobodyMapped() bool {
+	m, err := idmap.ReadProc("/proc/self/uid_map")
+	return err != nil || idmap.Inside(m, spec.NobodyID)
 }
 
 func readSysctl(name string) (string, error) {

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/covebox/cove"
+	"github.com/covebox/cove/internal/idmap"
 	"github.com/covebox/cove/internal/registry"
 	"github.com/covebox/cove/internal/seal"
 	"github.com/covebox/cove/internal/stage"
@@ -155,7 +156,7 @@ func unmappedRoot(pid int) (string, bool) {
 		}
 		mapped := false
 		for _, r := range m {
-			mapped = mapped || (r.inside == 0 && r.count > 0)
+			mapped = mapped || (r.ContainerID == 0 && r.Size > 0)
 		}
 		if !mapped {
 			return id, false
@@ -164,27 +165,11 @@ func unmappedRoot(pid int) (string, bool) {
 	return "", true
 }
 
-// idRange is one line of a uid_map or gid_map.
-type idRange struct{ inside, outside, count uint64 }
-
 // readIDMap reads /proc/PID/{kind}_map.
-func readIDMap(pid int, kind string) ([]idRange, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/%s_map", pid, kind))
+func readIDMap(pid int, kind string) ([]idmap.Map, error) {
+	m, err := idmap.ReadProc(fmt.Sprintf("/proc/%d/%s_map", pid, kind))
 	if err != nil {
 		return nil, fmt.Errorf("process %d: %w", pid, err)
-	}
-	var m []idRange
-	for _, l := range strings.Split(string(b), "\n") {
-		f := strings.Fields(l)
-		if len(f) != 3 {
-			continue
-		}
-		in, err1 := strconv.ParseUint(f[0], 10, 32)
-		out, err2 := strconv.ParseUint(f[1], 10, 32)
-		n, err3 := strconv.ParseUint(f[2], 10, 32)
-		if err1 == nil && err2 == nil && err3 == nil {
-			m = append(m, idRange{in, out, n})
-		}
 	}
 	return m, nil
 }
@@ -228,8 +213,8 @@ func mapInside(pid int, kind string, host uint32) (uint32, error) {
 		return 0, err
 	}
 	for _, r := range m {
-		if uint64(host) >= r.outside && uint64(host)-r.outside < r.count {
-			return uint32(r.inside + uint64(host) - r.outside), nil
+		if int(host) >= r.HostID && int(host)-r.HostID < r.Size {
+			return uint32(r.ContainerID + int(host) - r.HostID), nil
 		}
 	}
 	return 0, fmt.Errorf("process %d runs as %s %d, which its user namespace does not map", pid, kind, host)

@@ -6,6 +6,7 @@ package idmap
 import (
 	"errors"
 	"fmt"
+	"os"
 	"os/exec"
 	"os/user"
 	"strconv"
@@ -173,4 +174,39 @@ func Check(m []Map, own int, ranges []Range, privileged, hostRoot bool) error {
 		}
 	}
 	return nil
+}
+
+// ReadProc reads an id map file of /proc (uid_map or gid_map: "inside
+// outside count" per line) as Maps: ContainerID the inside id, HostID the
+// id as the reading process's user namespace sees it, Size the count.
+// Lines that do not parse are skipped.
+func ReadProc(file string) ([]Map, error) {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return nil, err
+	}
+	var m []Map
+	for _, l := range strings.Split(string(b), "\n") {
+		f := strings.Fields(l)
+		if len(f) != 3 {
+			continue
+		}
+		in, err1 := strconv.ParseUint(f[0], 10, 32)
+		out, err2 := strconv.ParseUint(f[1], 10, 32)
+		n, err3 := strconv.ParseUint(f[2], 10, 32)
+		if err1 == nil && err2 == nil && err3 == nil {
+			m = append(m, Map{ContainerID: int(in), HostID: int(out), Size: int(n)})
+		}
+	}
+	return m, nil
+}
+
+// Inside tells whether id is an inside id of one of m's ranges.
+func Inside(m []Map, id int) bool {
+	for _, r := range m {
+		if id >= r.ContainerID && id-r.ContainerID < r.Size {
+			return true
+		}
+	}
+	return false
 }

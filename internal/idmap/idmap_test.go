@@ -78,3 +78,32 @@ func TestParseAndCheck(t *testing.T) {
 		t.Fatalf("host root with the opt-in: %v", err)
 	}
 }
+
+func TestReadProcAndInside(t *testing.T) {
+	f := filepath.Join(t.TempDir(), "uid_map")
+	// As the kernel prints them, with a line that does not parse.
+	if err := os.WriteFile(f, []byte("         0       1000          1\n         1     100000      65536\nbogus\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	m, err := ReadProc(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Map{{ContainerID: 0, HostID: 1000, Size: 1}, {ContainerID: 1, HostID: 100000, Size: 65536}}
+	if !reflect.DeepEqual(m, want) {
+		t.Fatalf("ReadProc = %v, want %v", m, want)
+	}
+	for id, in := range map[int]bool{0: true, 1: true, 65536: true, 65537: false, -1: false} {
+		if Inside(m, id) != in {
+			t.Errorf("Inside(%d) = %v, want %v", id, !in, in)
+		}
+	}
+	// This process's own map is readable and maps its uid.
+	self, err := ReadProc("/proc/self/uid_map")
+	if err != nil || !Inside(self, os.Getuid()) {
+		t.Fatalf("own uid_map %v (%v) does not map uid %d", self, err, os.Getuid())
+	}
+	if _, err := ReadProc(filepath.Join(t.TempDir(), "missing")); err == nil {
+		t.Fatal("ReadProc of a missing file: no error")
+	}
+}
