@@ -5,12 +5,16 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"syscall"
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/covebox/cove/internal/testutil"
 )
 
 // run starts p with fd 1 connected to a pipe and returns what the program
@@ -441,6 +445,39 @@ func TestVforkFits(t *testing.T) {
 		c.edit(p, pr)
 		if got := vforkFits(p, pr, suid(c.suid)); got != c.vfork {
 			t.Errorf("%s: vforkFits = %v, want %v", c.name, got, c.vfork)
+		}
+	}
+}
+
+// TestLaunchAsUnprivilegedUser re-runs this package's tests as uid 65534:
+// the launcher (vfork-style and forked children, new namespaces) as a
+// user without privileges. Tests that need root skip themselves there.
+func TestLaunchAsUnprivilegedUser(t *testing.T) {
+	if os.Getenv("COVE_LAUNCH_TEST_UNPRIVILEGED") != "" {
+		t.Skip("already running unprivileged")
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("already unprivileged (euid != 0): the other tests cover this user")
+	}
+	bin := testutil.ExecutableCopy(t, "", "launch.test")
+	dir := filepath.Dir(bin)
+	for d := filepath.Dir(dir); d != "/"; d = filepath.Dir(d) {
+		if st, err := os.Stat(d); err == nil && st.Mode().Perm()&0o001 == 0 {
+			t.Skipf("%s is not searchable by others; cannot hand the test binary to uid 65534", d)
+		}
+	}
+	cmd := exec.Command(bin, "-test.count=1", "-test.v")
+	cmd.Env = append(os.Environ(), "COVE_LAUNCH_TEST_UNPRIVILEGED=1", "HOME=/nonexistent")
+	cmd.Dir = dir
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	out, err := cmd.CombinedOutput()
+	t.Logf("as uid 65534:\n%s", out)
+	if err != nil {
+		t.Fatalf("launch tests failed as uid 65534: %v", err)
+	}
+	for _, must := range []string{"--- PASS: TestExecAndExitStatus", "--- PASS: TestFdTable", "--- PASS: TestStartSharesNoSignalState", "--- PASS: TestStartKeepsCallerDumpable"} {
+		if !strings.Contains(string(out), must) {
+			t.Errorf("as uid 65534, %s did not run", strings.TrimPrefix(must, "--- PASS: "))
 		}
 	}
 }
