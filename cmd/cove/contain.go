@@ -58,6 +58,9 @@ Options:
 Exit status: COMMAND's; 128+N if it was killed by signal N; 125 if cove failed
 before it started; 126 not executable; 127 not found (no PATH search outside
 the container: COMMAND is looked up in the container's default PATH).
+
+Signals: INT, TERM, HUP, QUIT, USR1 and USR2 sent to cove go to COMMAND
+(through the container's init); one that cove's caller ignored stays ignored.
 `
 
 func containMain(args []string, stdout, stderr io.Writer) int {

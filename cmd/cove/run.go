@@ -239,7 +239,7 @@ func runOptions(f *runFlags) *optionSet {
 				return fmt.Errorf("%q: want auto, always or never", v[0])
 			}},
 		},
-		trailer: "Exit status: the command's own; 128+N if it was killed by signal N (137 on\n--timeout); 125 if cove failed before the command started; 126 if the\ncommand is not executable; 127 if it was not found.\n\nExample: cove run --share-cwd -- make test\n",
+		trailer: "Exit status: the command's own; 128+N if it was killed by signal N (137 on\n--timeout); 125 if cove failed before the command started; 126 if the\ncommand is not executable; 127 if it was not found.\n\nSignals: INT, TERM, HUP, QUIT, USR1 and USR2 sent to cove go to the command;\none that cove's caller ignored (nohup) stays ignored for the command too.\nKilling cove (even with SIGKILL) kills everything in the sandbox.\n\nExample: cove run --share-cwd -- make test\n",
 	}
 }
 
