@@ -649,49 +649,28 @@ func divedJustExec(o *serveOpts) int {
 // namespaces (this process waits, forwards SIGTERM/SIGINT/SIGHUP and exits
 // with the child's status; the pidfiles name the child).
 func justReexec(stage string, cloneflags int, mapIDs bool, pidfiles []string, chdirRoot bool) int {
-	cmd := exec.Command("/proc/self/exe")
-	cmd.Args = os.Args
-	cmd.Env = append(os.Environ(), envStage+"="+stage)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: uintptr(cloneflags)}
-	if stage == "detached" {
-		null, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "daemon: %v\n", err)
-			return 16
-		}
-		defer null.Close()
-		cmd.Stdin, cmd.Stdout, cmd.Stderr = null, null, null
-		cmd.SysProcAttr.Setsid = true
-		if chdirRoot {
-			cmd.Dir = "/"
-		}
-		if err := cmd.Start(); err != nil {
-			fmt.Fprintf(os.Stderr, "daemon: %v\n", err)
-			return 16
-		}
-		return 0
+	cmd, done, err := selfCommand(stage, cloneflags, mapIDs, nil, chdirRoot)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "daemon: %v\n", err)
+		return 16
 	}
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
-	if cloneflags&unix.CLONE_NEWUSER != 0 && mapIDs {
-		cmd.SysProcAttr.UidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getuid(), Size: 1}}
-		cmd.SysProcAttr.GidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getgid(), Size: 1}}
-		cmd.SysProcAttr.GidMappingsEnableSetgroups = false
-	}
+	defer done()
 	if err := cmd.Start(); err != nil {
+		if stage == "detached" {
+			fmt.Fprintf(os.Stderr, "daemon: %v\n", err)
+			return 16
+		}
 		fmt.Fprintf(os.Stderr, "clone: %v\n", err)
 		return 19
+	}
+	if stage == "detached" {
+		return 0
 	}
 	if err := writePidfiles(pidfiles, cmd.Process.Pid); err != nil {
 		fmt.Fprintf(os.Stderr, "dived: %v\n", err)
 	}
-	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
-	go func() {
-		for s := range sigs {
-			cmd.Process.Signal(s)
-		}
-	}()
-	err := cmd.Wait()
+	forwardToSelf(cmd)
+	err = cmd.Wait()
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
 		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
@@ -899,6 +878,52 @@ func underOld(old, p string) string {
 	return filepath.Join(old, p)
 }
 
+// selfCommand prepares this program to run again at stage, with extra as
+// fds 3, 4, ...: "detached" in a new session with stdio on /dev/null (and
+// / as working directory with chdirRoot), as daemon(3); otherwise in the new
+// namespaces cloneflags names, with this process's stdio, and with mapIDs
+// this user as root of the new user namespace — mapped once, for every
+// connection (dived -s user -tt mapped them per connection, so only the
+// first client was served: bug 7). done releases what it opened.
+func selfCommand(stage string, cloneflags int, mapIDs bool, extra []*os.File, chdirRoot bool) (*exec.Cmd, func(), error) {
+	cmd := exec.Command("/proc/self/exe")
+	cmd.Args = os.Args
+	cmd.Env = append(os.Environ(), envStage+"="+stage)
+	cmd.ExtraFiles = extra
+	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: uintptr(cloneflags)}
+	if stage == "detached" {
+		null, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+		if err != nil {
+			return nil, nil, err
+		}
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = null, null, null
+		cmd.SysProcAttr.Setsid = true
+		if chdirRoot {
+			cmd.Dir = "/"
+		}
+		return cmd, func() { null.Close() }, nil
+	}
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	if cloneflags&unix.CLONE_NEWUSER != 0 && mapIDs {
+		cmd.SysProcAttr.UidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getuid(), Size: 1}}
+		cmd.SysProcAttr.GidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getgid(), Size: 1}}
+		cmd.SysProcAttr.GidMappingsEnableSetgroups = false
+	}
+	return cmd, func() {}, nil
+}
+
+// forwardToSelf passes SIGTERM, SIGINT and SIGHUP to the started cmd for
+// the rest of this process's life.
+func forwardToSelf(cmd *exec.Cmd) {
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+	go func() {
+		for s := range sigs {
+			cmd.Process.Signal(s)
+		}
+	}()
+}
+
 func writePidfiles(files []string, pid int) error {
 	for _, f := range files {
 		if err := os.WriteFile(f, []byte(strconv.Itoa(pid)+"\n"), 0o644); err != nil {
@@ -919,34 +944,19 @@ func reexec(ln *net.UnixListener, stage string, cloneflags int, mapIDs bool, pid
 		return 1, fmt.Errorf("listener: %w", err)
 	}
 	defer lf.Close()
-	cmd := exec.Command("/proc/self/exe")
-	cmd.Args = os.Args
-	cmd.Env = append(os.Environ(), envStage+"="+stage)
-	cmd.ExtraFiles = []*os.File{lf}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: uintptr(cloneflags)}
-	if stage == "detached" {
-		null, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
-		if err != nil {
-			return 1, err
-		}
-		defer null.Close()
-		cmd.Stdin, cmd.Stdout, cmd.Stderr = null, null, null
-		cmd.SysProcAttr.Setsid = true
-		if err := cmd.Start(); err != nil {
+	cmd, done, err := selfCommand(stage, cloneflags, mapIDs, []*os.File{lf}, false)
+	if err != nil {
+		return 1, err
+	}
+	defer done()
+	if err := cmd.Start(); err != nil {
+		if stage == "detached" {
 			return 16, fmt.Errorf("detach: %w", err)
 		}
-		return 0, nil
-	}
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
-	if cloneflags&unix.CLONE_NEWUSER != 0 && mapIDs {
-		// dived -s user -tt mapped the ids per connection, so only the
-		// first client was served (bug 7); here they are mapped once.
-		cmd.SysProcAttr.UidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getuid(), Size: 1}}
-		cmd.SysProcAttr.GidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getgid(), Size: 1}}
-		cmd.SysProcAttr.GidMappingsEnableSetgroups = false
-	}
-	if err := cmd.Start(); err != nil {
 		return 19, fmt.Errorf("unshare: %w", err)
+	}
+	if stage == "detached" {
+		return 0, nil
 	}
 	ln.Close()
 	lf.Close()
@@ -955,13 +965,7 @@ func reexec(ln *net.UnixListener, stage string, cloneflags int, mapIDs bool, pid
 		cmd.Wait()
 		return 1, err
 	}
-	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
-	go func() {
-		for s := range sigs {
-			cmd.Process.Signal(s)
-		}
-	}()
+	forwardToSelf(cmd)
 	err = cmd.Wait()
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
