@@ -498,7 +498,6 @@ func forkExec(p *prepared, pipe int) (pid int, errno syscall.Errno) {
 	var (
 		r1    uintptr
 		err1  syscall.Errno
-		fd2   uintptr
 		flags uintptr
 	)
 	flags = uintptr(syscall.SIGCHLD) | p.cflags
@@ -538,14 +537,9 @@ func forkExec(p *prepared, pipe int) (pid int, errno syscall.Errno) {
 		syscall.RawSyscall(syscall.SYS_CLOSE, uintptr(p.csync), 0, 0)
 	}
 	if p.clo {
-		fd2, _, err1 = syscall.RawSyscall(syscall.SYS_SOCKET, unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
-		if err1 == 0 {
-			err1 = loUp(fd2, &p.cifr)
-		}
-		if err1 != 0 {
+		if err1 = loUp(&p.cifr); err1 != 0 {
 			childFail(pipe, StepLoopback, 0, err1)
 		}
-		syscall.RawSyscall(syscall.SYS_CLOSE, fd2, 0, 0)
 	}
 	programMain(p, pipe)
 	return 0, 0 // not reached
@@ -700,18 +694,23 @@ func vforkEntry(arg unsafe.Pointer) {
 	programMain(p, p.vpipe)
 }
 
-// loUp sets IFF_UP on the interface ifr names (lo) through the socket
-// sock, in the socket's network namespace.
+// loUp sets IFF_UP on the interface ifr names (lo), in the caller's
+// network namespace.
 //
 //go:nosplit
 //go:norace
 //go:nocheckptr
-func loUp(sock uintptr, ifr *[40]byte) syscall.Errno {
-	_, _, err1 := syscall.RawSyscall(syscall.SYS_IOCTL, sock, unix.SIOCGIFFLAGS, uintptr(unsafe.Pointer(&ifr[0])))
+func loUp(ifr *[40]byte) syscall.Errno {
+	sock, _, err1 := syscall.RawSyscall(syscall.SYS_SOCKET, unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err1 != 0 {
+		return err1
+	}
+	_, _, err1 = syscall.RawSyscall(syscall.SYS_IOCTL, sock, unix.SIOCGIFFLAGS, uintptr(unsafe.Pointer(&ifr[0])))
 	if err1 == 0 {
 		ifr[16] |= unix.IFF_UP
 		_, _, err1 = syscall.RawSyscall(syscall.SYS_IOCTL, sock, unix.SIOCSIFFLAGS, uintptr(unsafe.Pointer(&ifr[0])))
 	}
+	syscall.RawSyscall(syscall.SYS_CLOSE, sock, 0, 0)
 	return err1
 }
 

@@ -351,7 +351,6 @@ func initMounts(p *prepared) int {
 func initNet(p *prepared) {
 	var (
 		err1 syscall.Errno
-		fd2  uintptr
 		sb   *preparedSandbox
 		st   *initState
 	)
@@ -364,14 +363,9 @@ func initNet(p *prepared) {
 		}
 	}
 	if sb.lo && !st.netHelper {
-		fd2, _, err1 = syscall.RawSyscall(syscall.SYS_SOCKET, unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
-		if err1 == 0 {
-			err1 = loUp(fd2, &sb.ifr)
-		}
-		if err1 != 0 {
+		if err1 = loUp(&sb.ifr); err1 != 0 {
 			initFail(st, StepLoopback, 0, err1)
 		}
-		syscall.RawSyscall(syscall.SYS_CLOSE, fd2, 0, 0)
 	}
 
 	if sb.timens {
@@ -422,27 +416,22 @@ func netEntry(arg unsafe.Pointer) {
 	)
 	p = (*prepared)(arg)
 	st = p.sb.st
-	sock = ^uintptr(0) // none yet (0 is a valid fd here)
 	st.netStep = uint32(StepNetNS)
 	_, _, err1 = syscall.RawSyscall(syscall.SYS_UNSHARE, unix.CLONE_NEWNET, 0, 0)
-	if err1 == 0 {
-		r1, _, err1 = syscall.RawSyscall(syscall.SYS_SOCKET, unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
-		if err1 == 0 {
-			sock = r1
-		}
-	}
 	if err1 == 0 && p.sb.lo {
 		st.netStep = uint32(StepLoopback)
-		err1 = loUp(sock, &p.sb.ifr)
+		if err1 = loUp(&p.sb.ifr); err1 == 0 {
+			st.netStep = uint32(StepNetNS)
+		}
 	}
 	if err1 == 0 {
-		st.netStep = uint32(StepNetNS)
+		sock, _, err1 = syscall.RawSyscall(syscall.SYS_SOCKET, unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	}
+	if err1 == 0 {
 		r1, _, err1 = syscall.RawSyscall(syscall.SYS_IOCTL, sock, unix.SIOCGSKNS, 0)
 		if err1 == 0 {
 			st.netFd = int32(r1)
 		}
-	}
-	if sock != ^uintptr(0) {
 		syscall.RawSyscall(syscall.SYS_CLOSE, sock, 0, 0)
 	}
 	st.netErr = uint32(err1)
