@@ -612,25 +612,9 @@ func TestConcurrentRegistration(t *testing.T) {
 
 // TestUnprivileged runs this package's tests again as uid 65534.
 func TestUnprivileged(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("already unprivileged")
-	}
-	bin := testutil.ExecutableCopy(t, "", "registry.test")
-	tmp := testutil.WorldDir(t)
-	if err := os.Chmod(tmp, 0o1777); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin, "-test.v", "-test.run", "^Test(ValidateName|OpenChecksTheDirectory|OpenLocation|RegisterLookupRemove|Stale|NotYours|FilesLeftBehind|ConcurrentRegistration)$")
-	cmd.Env = []string{"PATH=/usr/bin:/bin", "TMPDIR=" + tmp}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	err := cmd.Run()
-	t.Logf("as uid 65534:\n%s", out.String())
-	if err != nil {
-		t.Fatalf("tests as uid 65534: %v", err)
-	}
-	if strings.Contains(out.String(), "--- SKIP: TestRegisterLookupRemove") {
+	out := testutil.AsNobody(t, "registry.test", []string{"PATH=/usr/bin:/bin"},
+		"-test.v", "-test.run", "^Test(ValidateName|OpenChecksTheDirectory|OpenLocation|RegisterLookupRemove|Stale|NotYours|FilesLeftBehind|ConcurrentRegistration)$")
+	if strings.Contains(out, "--- SKIP: TestRegisterLookupRemove") {
 		t.Skip("uid 65534 cannot create user namespaces here (see the log)")
 	}
 }

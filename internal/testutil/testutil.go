@@ -5,8 +5,10 @@ package testutil
 import (
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -51,4 +53,31 @@ func ExecutableCopy(t testing.TB, dir, name string) string {
 		t.Fatal(err)
 	}
 	return path
+}
+
+// AsNobody runs the test binary again as uid and gid 65534 with no
+// supplementary groups: a copy named name, with args, the environment env
+// plus TMPDIR (a fresh world-writable directory), in /. It returns the
+// run's combined output, logged, and fails the test if the run fails. It
+// skips when this process is not root (then it is unprivileged already).
+func AsNobody(t *testing.T, name string, env []string, args ...string) string {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("switching to uid 65534 needs root (this run is unprivileged already)")
+	}
+	bin := ExecutableCopy(t, "", name)
+	tmp := WorldDir(t)
+	if err := os.Chmod(tmp, 0o1777); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(env[:len(env):len(env)], "TMPDIR="+tmp)
+	cmd.Dir = "/"
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534, Groups: []uint32{}}}
+	out, err := cmd.CombinedOutput()
+	t.Logf("as uid 65534:\n%s", out)
+	if err != nil {
+		t.Fatalf("tests as uid 65534: %v", err)
+	}
+	return string(out)
 }
