@@ -2,15 +2,15 @@ package server
 
 import (
 	"os"
-	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/covebox/cove/internal/launch"
 	"golang.org/x/sys/unix"
+
+	"github.com/covebox/cove/internal/launch"
+	"github.com/covebox/cove/internal/testutil"
 )
 
 // TestReaper: with the test process as a child subreaper, programs that
@@ -62,7 +62,7 @@ func TestReaper(t *testing.T) {
 	}
 	deadline := time.Now().Add(3 * time.Second)
 	for {
-		z := zombiesOf(os.Getpid())
+		z := testutil.Zombies(os.Getpid())
 		if z == 0 {
 			break
 		}
@@ -71,21 +71,4 @@ func TestReaper(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-}
-
-func zombiesOf(ppid int) int {
-	n := 0
-	dirs, _ := filepath.Glob("/proc/[0-9]*/stat")
-	for _, d := range dirs {
-		b, err := os.ReadFile(d)
-		if err != nil {
-			continue
-		}
-		s := string(b)
-		f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-		if len(f) > 1 && f[0] == "Z" && f[1] == strconv.Itoa(ppid) {
-			n++
-		}
-	}
-	return n
 }

@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/covebox/cove/internal/testutil"
 )
 
 // realTools returns the paths of vi/dive's dive and dived built locally, or
@@ -230,27 +232,15 @@ func orphanZombies(t *testing.T, argv []string, dive string, pidfileIsParent boo
 		t.Fatalf("no orphaned sleep became a child of the server (pid %d): the test cannot tell", pid)
 	}
 	time.Sleep(800 * time.Millisecond)
-	return countZombies(pid)
+	return testutil.Zombies(pid)
 }
 
 // childrenOf lists the children of pid whose comm is comm ("" = any).
 func childrenOf(pid int, comm string) []int {
 	var out []int
-	dirs, _ := filepath.Glob("/proc/[0-9]*/stat")
-	for _, d := range dirs {
-		b, err := os.ReadFile(d)
-		if err != nil {
-			continue
-		}
-		s := string(b)
-		i, j := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
-		if i < 0 || j < 0 {
-			continue
-		}
-		f := strings.Fields(s[j+1:])
-		if len(f) > 1 && f[1] == strconv.Itoa(pid) && (comm == "" || s[i+1:j] == comm) {
-			n, _ := strconv.Atoi(strings.TrimSpace(s[:i]))
-			out = append(out, n)
+	for _, p := range testutil.Procs() {
+		if p.PPid == pid && (comm == "" || p.Comm == comm) {
+			out = append(out, p.Pid)
 		}
 	}
 	return out

@@ -3,7 +3,6 @@ package dive
 import (
 	"flag"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -12,6 +11,7 @@ import (
 	"time"
 
 	divec "github.com/covebox/cove/dive/client"
+	"github.com/covebox/cove/internal/testutil"
 )
 
 var long = flag.Bool("long", false, "run the full 10,000-request load test")
@@ -76,7 +76,7 @@ func TestLoad(t *testing.T) {
 	var fds, zombies, threads int
 	for i := 0; i < 50; i++ {
 		time.Sleep(50 * time.Millisecond)
-		fds, zombies, threads = countFDs(pid), countZombies(pid), countThreads(pid)
+		fds, zombies, threads = countFDs(pid), testutil.Zombies(pid), countThreads(pid)
 		if fds <= fds0 && zombies == 0 {
 			break
 		}
@@ -115,25 +115,4 @@ func countThreads(pid int) int {
 		}
 	}
 	return 0
-}
-
-func countZombies(pid int) int {
-	n := 0
-	dirs, _ := filepath.Glob("/proc/[0-9]*/stat")
-	for _, d := range dirs {
-		b, err := os.ReadFile(d)
-		if err != nil {
-			continue
-		}
-		s := string(b)
-		i := strings.LastIndexByte(s, ')')
-		if i < 0 {
-			continue
-		}
-		f := strings.Fields(s[i+1:])
-		if len(f) > 1 && f[0] == "Z" && f[1] == strconv.Itoa(pid) {
-			n++
-		}
-	}
-	return n
 }

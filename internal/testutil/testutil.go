@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -80,4 +81,51 @@ func AsNobody(t *testing.T, name string, env []string, args ...string) string {
 		t.Fatalf("tests as uid 65534: %v", err)
 	}
 	return string(out)
+}
+
+// Proc is a process as its /proc/PID/stat shows it.
+type Proc struct {
+	Pid, PPid int
+	Comm      string
+	State     byte // R, S, D, Z, ...
+}
+
+// Procs lists the processes of this PID namespace's /proc; one that ends
+// while it reads is left out.
+func Procs() []Proc {
+	dirs, _ := filepath.Glob("/proc/[0-9]*/stat")
+	var out []Proc
+	for _, d := range dirs {
+		b, err := os.ReadFile(d)
+		if err != nil {
+			continue
+		}
+		s := string(b)
+		i, j := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
+		if i < 0 || j < i {
+			continue
+		}
+		f := strings.Fields(s[j+1:])
+		if len(f) < 2 || len(f[0]) != 1 {
+			continue
+		}
+		pid, err1 := strconv.Atoi(strings.TrimSpace(s[:i]))
+		ppid, err2 := strconv.Atoi(f[1])
+		if err1 != nil || err2 != nil {
+			continue
+		}
+		out = append(out, Proc{Pid: pid, PPid: ppid, Comm: s[i+1 : j], State: f[0][0]})
+	}
+	return out
+}
+
+// Zombies counts the unreaped children of ppid.
+func Zombies(ppid int) int {
+	n := 0
+	for _, p := range Procs() {
+		if p.PPid == ppid && p.State == 'Z' {
+			n++
+		}
+	}
+	return n
 }
