@@ -100,7 +100,10 @@ type preparedSandbox struct {
 	hostname    []byte
 	lo          bool
 	timens      bool
-	ifr         [40]byte
+	// netDeps: an instruction of the mount program needs the sandbox's
+	// network namespace (see netHelperFits).
+	netDeps bool
+	ifr     [40]byte
 	// st is the init's state in memory of its own (see initMem).
 	st  *initState
 	mem *initMem

@@ -219,36 +219,9 @@ func StartSandbox(p *Params) (*Started, error) {
 
 // netHelperFits tells whether a shared init may leave its network namespace
 // to a helper that runs beside the mount program (initState.netHelper): it
-// must want one, and nothing before the join may depend on it. A hook runs
-// during the mount program, and mounting sysfs needs the network namespace
-// of the mounter to belong to the sandbox's user namespace.
+// must want one, and nothing before the join may depend on it (netDeps).
 func netHelperFits(ps *preparedSandbox) bool {
-	if ps.cloneflags&unix.CLONE_NEWNET == 0 || ps.cloneflags&unix.CLONE_NEWUSER == 0 {
-		return false
-	}
-	for i := range ps.insns {
-		in := &ps.insns[i]
-		switch {
-		case in.op == OpRun:
-			return false
-		case in.op == OpFsopen && cstring(in.s1) == "sysfs",
-			in.op == OpMount && cstring(in.s3) == "sysfs":
-			return false
-		}
-	}
-	return true
-}
-
-// cstring reads the NUL-terminated string at p ("" for nil).
-func cstring(p *byte) string {
-	if p == nil {
-		return ""
-	}
-	n := 0
-	for *(*byte)(unsafe.Add(unsafe.Pointer(p), n)) != 0 {
-		n++
-	}
-	return unsafe.String(p, n)
+	return ps.cloneflags&unix.CLONE_NEWNET != 0 && ps.cloneflags&unix.CLONE_NEWUSER != 0 && !ps.netDeps
 }
 
 // cloneShared starts the init with clone3(CLONE_VM|CLONE_CLEAR_SIGHAND) on
@@ -453,6 +426,9 @@ func prepareSandbox(sb *Sandbox, pr *prepared, m *initMem, fds []int) (*prepared
 	strs.reserve(n)
 	ps.insns = make([]rawInsn, 0, len(sb.Program))
 	for i, in := range sb.Program {
+		// A hook runs during the mount program, and the kernel ties a
+		// sysfs mount to the mounter's network namespace.
+		ps.netDeps = ps.netDeps || in.Op == OpRun || (in.Op == OpFsopen && in.S1 == "sysfs") || (in.Op == OpMount && in.S3 == "sysfs")
 		ri := rawInsn{op: in.Op, r: in.R, a: in.A, b: in.B, flags: in.Flags, flags2: in.Flags2, ignore: in.Ignore, skip: in.SkipOnFail, index: in.Index}
 		for _, r := range []int{in.R, in.A, in.B} {
 			if r > maxReg {
