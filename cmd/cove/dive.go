@@ -204,7 +204,7 @@ and DIVE_SIGFWMODE work as with dive. See docs/dive.md.
 func forwardSignals(cn *client.Single, sigs <-chan os.Signal, term int) {
 	for sig := range sigs {
 		n, ok := sig.(syscall.Signal)
-		if !ok || n == syscall.SIGURG || n == syscall.SIGCHLD {
+		if !ok {
 			continue
 		}
 		if n == syscall.SIGWINCH && term >= 0 {

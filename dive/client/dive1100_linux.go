@@ -273,8 +273,8 @@ func finish1100(c Transport, enc *proto1100.Encoder, dec *proto1100.Decoder, s S
 			return o, nil
 		case sig := <-sigs:
 			n, ok := sig.(syscall.Signal)
-			if !ok || n == syscall.SIGURG {
-				continue // the Go runtime's preemption signal
+			if !ok {
+				continue
 			}
 			switch {
 			case remote != proto1100.SignalsOff:
