@@ -21,6 +21,7 @@ import (
 	"github.com/covebox/cove/chain"
 	"github.com/covebox/cove/dive/server"
 	"github.com/covebox/cove/internal/caps"
+	"github.com/covebox/cove/internal/pivot"
 	"github.com/covebox/cove/internal/rlimit"
 	"golang.org/x/sys/unix"
 )
@@ -861,8 +862,8 @@ func servePivot(newRoot, putOld string) (string, error) {
 	if err := unix.Mount(nr, nr, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
 		return "", fmt.Errorf("--pivot-root: bind %s on itself: %w", nr, err)
 	}
-	if err := unix.PivotRoot(nr, po); err != nil {
-		return "", fmt.Errorf("pivot_root %s %s: %w", newRoot, putOld, err)
+	if err := pivot.Root(nr, po); err != nil {
+		return "", err // names the call and why, with a hint when known
 	}
 	if err := os.Chdir("/"); err != nil {
 		return "", fmt.Errorf("chdir / after pivot_root: %w", err)
