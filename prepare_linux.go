@@ -109,9 +109,10 @@ func compile(c *Cmd) (*plan, error) {
 	}
 	// Only a privileged caller may allow setgroups beside a gid map; it must,
 	// so that root's supplementary groups can be dropped. Root of a user
-	// namespace whose setgroups is denied (`unshare -Ur`) cannot: it is
-	// treated as any user, whose groups stay (unmapped) as they are.
-	privileged := uid == 0 && setgroupsAllowed()
+	// namespace whose setgroups is denied (`unshare -Ur`) cannot
+	// (groupsOK false): its groups stay, unmapped, as any user's do.
+	privileged := uid == 0
+	groupsOK := privileged && setgroupsAllowed()
 	lastCap, err := lastCapability()
 	if err != nil {
 		return nil, &SetupError{Step: "capabilities", Code: 125, Err: err}
@@ -120,7 +121,7 @@ func compile(c *Cmd) (*plan, error) {
 		Cloneflags: cloneflags(s.Namespaces),
 		UIDMap:     []syscall.SysProcIDMap{{ContainerID: int(inUID), HostID: outUID, Size: 1}},
 		GIDMap:     []syscall.SysProcIDMap{{ContainerID: int(inGID), HostID: outGID, Size: 1}},
-		Setgroups:  privileged,
+		Setgroups:  groupsOK,
 		UID:        inUID, GID: inGID,
 		LastCap: lastCap,
 		Stdin:   c.Stdin, Stdout: c.Stdout, Stderr: c.Stderr,
@@ -144,7 +145,7 @@ func compile(c *Cmd) (*plan, error) {
 		pl.Umask = int(*s.Umask)
 	}
 	pl.UID, pl.GID = int(inUID), int(inGID)
-	pl.SetGroups = privileged
+	pl.SetGroups = groupsOK
 	// Inside a new user namespace the init holds CAP_SETPCAP; without one,
 	// only a privileged caller can shrink the bounding set (an unprivileged
 	// caller's program has no capabilities to begin with).
@@ -157,19 +158,19 @@ func compile(c *Cmd) (*plan, error) {
 	}
 	keepCaps := light && !s.Namespaces.User
 	if len(s.IDs.UIDMap) > 0 {
-		if err := p.explicitMaps(s, uid, gid); err != nil {
+		if err := p.explicitMaps(s, uid, gid, groupsOK); err != nil {
 			return nil, err
 		}
 		pl.UID, pl.GID = 0, 0
-		pl.SetGroups = privileged || p.opts.Setgroups
+		pl.SetGroups = groupsOK || p.opts.Setgroups
 		p.opts.UID, p.opts.GID = 0, 0
 	} else if s.Namespaces.User && (light || s.IDs.Delegated) {
-		if err := p.lightMaps(s, uid, gid, outUID, outGID, inUID, inGID); err != nil {
+		if err := p.lightMaps(s, uid, gid, outUID, outGID, inUID, inGID, groupsOK); err != nil {
 			return nil, err
 		}
 		// Delegated ranges through newgidmap leave setgroups allowed: drop
 		// the caller's supplementary groups (arachsys pseudo: "0/0/no groups").
-		pl.SetGroups = privileged || p.opts.Setgroups
+		pl.SetGroups = groupsOK || p.opts.Setgroups
 	}
 	if s.Join > 0 {
 		// Root of the joined user namespace unless the Spec names other ids
@@ -228,11 +229,11 @@ func compile(c *Cmd) (*plan, error) {
 }
 
 // lightMaps chooses the id maps, and how to write them, for namespaces
-// without an init (isolate, pseudo).
-func (p *plan) lightMaps(s *spec.Spec, uid, gid, outUID, outGID int, inUID, inGID uint32) error {
+// without an init (isolate, pseudo); groupsOK as for explicitMaps.
+func (p *plan) lightMaps(s *spec.Spec, uid, gid, outUID, outGID int, inUID, inGID uint32, groupsOK bool) error {
 	um := []syscall.SysProcIDMap{{ContainerID: int(inUID), HostID: outUID, Size: 1}}
 	gm := []syscall.SysProcIDMap{{ContainerID: int(inGID), HostID: outGID, Size: 1}}
-	setgroups := uid == 0
+	setgroups := groupsOK
 	helpers := false
 	if s.IDs.Delegated {
 		if uid == 0 && !s.IDs.MapHostRoot {
@@ -257,8 +258,9 @@ func (p *plan) lightMaps(s *spec.Spec, uid, gid, outUID, outGID int, inUID, inGI
 }
 
 // explicitMaps checks the Spec's explicit id maps against what the caller
-// may map and chooses how to write them.
-func (p *plan) explicitMaps(s *spec.Spec, uid, gid int) error {
+// may map and chooses how to write them; groupsOK: the caller is root and
+// may allow setgroups.
+func (p *plan) explicitMaps(s *spec.Spec, uid, gid int, groupsOK bool) error {
 	conv := func(rs []spec.IDRange) []syscall.SysProcIDMap {
 		var m []syscall.SysProcIDMap
 		for _, r := range rs {
@@ -280,7 +282,7 @@ func (p *plan) explicitMaps(s *spec.Spec, uid, gid int) error {
 		return &SetupError{Step: "idmap", Field: "ids.gid_map", Code: 125, Err: err}
 	}
 	single := len(um) == 1 && um[0].Size == 1 && len(gm) == 1 && gm[0].Size == 1
-	setgroups := privileged || !single
+	setgroups := groupsOK || (!privileged && !single)
 	p.opts.UIDMap, p.opts.GIDMap, p.opts.Setgroups = um, gm, setgroups
 	if privileged || single {
 		p.writeMaps = func(pid int) error { return launch.WriteIDMaps(pid, um, gm, setgroups) }
