@@ -650,7 +650,8 @@ func TestPivotPrivilegeAndUsage(t *testing.T) {
 // TestRunInsideUnshareUr: `cove run` by root of a user namespace that maps
 // only uid 0 (`unshare -Ur`, setgroups denied): the default fails with a
 // message that says why and what to do; --map-host-root, the fix it names,
-// then works (the caller's setgroups denial is inherited, not fought).
+// then works (the caller's setgroups denial is inherited, not fought), as
+// do isolate and --no-namespaces.
 func TestRunInsideUnshareUr(t *testing.T) {
 	unshare, err := exec.LookPath("unshare")
 	if err != nil {
@@ -664,6 +665,17 @@ func TestRunInsideUnshareUr(t *testing.T) {
 		r = spRun(t, md, spOpts{}, unshare, "-Ur", coveBin, "run", "--map-host-root", "--", "id", "-u")
 		if r.code != 0 || strings.TrimSpace(r.stdout) != "0" {
 			t.Fatalf("--map-host-root inside unshare -Ur: want uid 0\n%v", r)
+		}
+		// isolate maps the caller's own id: it works there as it is.
+		r = spRun(t, md, spOpts{}, unshare, "-Ur", coveBin, "isolate", "--", "id", "-u")
+		if r.code != 0 || strings.TrimSpace(r.stdout) != "0" {
+			t.Fatalf("isolate inside unshare -Ur: want uid 0\n%v", r)
+		}
+		// Root of that namespace still empties the bounding set of a
+		// program it starts without namespaces.
+		r = spRun(t, md, spOpts{}, unshare, "-Ur", coveBin, "run", "--no-namespaces", "--", "grep", "^CapBnd:", "/proc/self/status")
+		if r.code != 0 || !strings.Contains(r.stdout, "0000000000000000") {
+			t.Fatalf("--no-namespaces inside unshare -Ur: want an empty bounding set\n%v", r)
 		}
 	})
 }
