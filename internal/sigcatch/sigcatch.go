@@ -2,6 +2,7 @@ package sigcatch
 
 import (
 	"errors"
+	"fmt"
 	"sync/atomic"
 	"syscall"
 )
@@ -32,6 +33,12 @@ func CatchAll(sigs ...syscall.Signal) (*Catcher, error) {
 }
 
 func catchSignals(sigs []syscall.Signal, ignored bool) (*Catcher, error) {
+	// Checked before anything is installed or opened.
+	for _, s := range sigs {
+		if s <= 0 || s > 64 || s == syscall.SIGKILL || s == syscall.SIGSTOP {
+			return nil, fmt.Errorf("sigcatch: signal %d cannot be caught", s)
+		}
+	}
 	if !caught.CompareAndSwap(false, true) {
 		return nil, ErrCaught
 	}

@@ -69,9 +69,6 @@ func (c *Catcher) catch(sigs []syscall.Signal, ignored bool) error {
 		mask:     ^uint64(0),
 	}
 	for _, s := range sigs {
-		if s <= 0 || s > 64 || s == unix.SIGKILL || s == unix.SIGSTOP {
-			return fmt.Errorf("sigcatch: signal %d cannot be caught", s)
-		}
 		var old kernelSigaction
 		if err := rtSigaction(s, nil, &old); err != nil {
 			return fmt.Errorf("sigcatch: read the disposition of %v: %w", s, err)

@@ -117,3 +117,14 @@ func TestCatchAllTakesIgnoredSignals(t *testing.T) {
 		t.Fatalf("child: %v: %q", err, out)
 	}
 }
+
+// TestCatchRefusesUncatchable: SIGKILL, SIGSTOP and numbers outside 1..64
+// are refused before anything is installed, and do not use up the one
+// Catch a process has.
+func TestCatchRefusesUncatchable(t *testing.T) {
+	for _, s := range []syscall.Signal{syscall.SIGKILL, syscall.SIGSTOP, 0, 65} {
+		if _, err := Catch(syscall.SIGUSR1, s); err == nil || errors.Is(err, ErrCaught) {
+			t.Errorf("Catch(SIGUSR1, %d): %v, want a refusal naming the signal", s, err)
+		}
+	}
+}
