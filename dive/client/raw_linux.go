@@ -7,14 +7,14 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/covebox/cove/dive/scm"
 )
 
 // Transport is a connected AF_UNIX SOCK_STREAM socket as the clients use
 // it: *net.UnixConn, or a RawConn.
 type Transport interface {
-	ReadMsgUnix(b, oob []byte) (n, oobn, flags int, addr *net.UnixAddr, err error)
-	WriteMsgUnix(b, oob []byte, addr *net.UnixAddr) (n, oobn int, err error)
-	Write(b []byte) (int, error)
+	scm.MsgConn
 	Close() error
 }
 
