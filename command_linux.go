@@ -19,6 +19,7 @@ import (
 	"github.com/covebox/cove/internal/landlock"
 	"github.com/covebox/cove/internal/launch"
 	"github.com/covebox/cove/internal/mount"
+	"github.com/covebox/cove/internal/procfile"
 	"github.com/covebox/cove/internal/stage"
 	"github.com/covebox/cove/spec"
 )
@@ -693,6 +694,6 @@ func nobodyMapped() bool {
 }
 
 func readSysctl(name string) (string, error) {
-	b, err := os.ReadFile("/proc/sys/" + name)
+	b, err := procfile.Read("/proc/sys/" + name)
 	return strings.TrimSpace(string(b)), err
 }

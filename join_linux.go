@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/covebox/cove/internal/launch"
+	"github.com/covebox/cove/internal/procfile"
 )
 
 // nsGetOwnerUID is NS_GET_OWNER_UID, _IO(0xb7, 0x4): the uid that owns a
@@ -94,7 +95,7 @@ func openJoin(pid int) (*joinTarget, error) {
 			j.fork = true
 		}
 	}
-	if sg, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/setgroups"); err == nil {
+	if sg, err := procfile.Read("/proc/" + strconv.Itoa(pid) + "/setgroups"); err == nil {
 		j.setgroups = strings.TrimSpace(string(sg)) == "allow"
 	}
 	ok = true

@@ -16,6 +16,7 @@ import (
 	"github.com/covebox/cove/internal/idmap"
 	"github.com/covebox/cove/internal/launch"
 	"github.com/covebox/cove/internal/mount"
+	"github.com/covebox/cove/internal/procfile"
 	"github.com/covebox/cove/internal/rlimit"
 	"github.com/covebox/cove/internal/stage"
 	"github.com/covebox/cove/spec"
@@ -187,7 +188,7 @@ func compile(c *Cmd) (*plan, error) {
 	if adj := s.OOMScoreAdj; adj != nil {
 		// Lowering needs CAP_SYS_RESOURCE in the initial user namespace,
 		// which a sandbox never has: say so before anything starts.
-		cur, err := os.ReadFile("/proc/self/oom_score_adj")
+		cur, err := procfile.Read("/proc/self/oom_score_adj")
 		n, _ := strconv.Atoi(strings.TrimSpace(string(cur)))
 		priv := false
 		if plain {
@@ -377,6 +378,6 @@ func errnoOf(err error) syscall.Errno {
 // setgroupsAllowed tells whether this process's user namespace lets it call
 // setgroups (/proc/self/setgroups is "allow", or absent before Linux 3.19).
 func setgroupsAllowed() bool {
-	b, err := os.ReadFile("/proc/self/setgroups")
+	b, err := procfile.Read("/proc/self/setgroups")
 	return err != nil || strings.TrimSpace(string(b)) != "deny"
 }

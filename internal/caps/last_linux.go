@@ -8,6 +8,8 @@ import (
 	"sync"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/covebox/cove/internal/procfile"
 )
 
 // Last returns the kernel's highest capability number. It reads
@@ -24,19 +26,10 @@ var last = sync.OnceValues(func() (Cap, error) {
 })
 
 func lastFromProc() (Cap, error) {
-	// Plain system calls, not os.ReadFile: this sysctl file is pollable,
-	// and an *os.File for it would start the runtime's network poller.
-	fd, err := unix.Open("/proc/sys/kernel/cap_last_cap", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	b, err := procfile.Read("/proc/sys/kernel/cap_last_cap")
 	if err != nil {
 		return 0, err
 	}
-	var buf [16]byte
-	k, err := unix.Read(fd, buf[:])
-	unix.Close(fd)
-	if err != nil {
-		return 0, err
-	}
-	b := buf[:max(k, 0)]
 	n, err := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 8)
 	if err != nil || Cap(n) > MaxCap {
 		return 0, fmt.Errorf("/proc/sys/kernel/cap_last_cap: unexpected %q", b)

@@ -6,7 +6,6 @@ package idmap
 import (
 	"errors"
 	"fmt"
-	"os"
 	"os/exec"
 	"os/user"
 	"strconv"
@@ -14,6 +13,8 @@ import (
 	"syscall"
 
 	musr "github.com/moby/sys/user"
+
+	"github.com/covebox/cove/internal/procfile"
 )
 
 // Map is one line of a uid_map or gid_map.
@@ -181,7 +182,7 @@ func Check(m []Map, own int, ranges []Range, privileged, hostRoot bool) error {
 // id as the reading process's user namespace sees it, Size the count.
 // Lines that do not parse are skipped.
 func ReadProc(file string) ([]Map, error) {
-	b, err := os.ReadFile(file)
+	b, err := procfile.Read(file)
 	if err != nil {
 		return nil, err
 	}

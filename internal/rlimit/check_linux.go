@@ -2,11 +2,12 @@ package rlimit
 
 import (
 	"fmt"
-	"os"
 	"strconv"
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/covebox/cove/internal/procfile"
 )
 
 // resources matches names; read-only.
@@ -79,7 +80,7 @@ func Check(limits []Limit, privileged bool) error {
 }
 
 func nrOpen() (uint64, bool) {
-	b, err := os.ReadFile("/proc/sys/fs/nr_open")
+	b, err := procfile.Read("/proc/sys/fs/nr_open")
 	if err != nil {
 		return 0, false
 	}
@@ -100,7 +101,7 @@ func Privileged() (bool, error) {
 	if data[0].Effective&(1<<unix.CAP_SYS_RESOURCE) == 0 {
 		return false, nil
 	}
-	m, err := os.ReadFile("/proc/self/uid_map")
+	m, err := procfile.Read("/proc/self/uid_map")
 	if err != nil {
 		return false, fmt.Errorf("read uid_map: %w", err)
 	}
