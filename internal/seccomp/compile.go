@@ -78,8 +78,52 @@ func (p *Policy) Compile(arch string) ([]unix.SockFilter, error) {
 		as.ret(x32Action.ret())
 		as.place(native)
 	}
-	emitSearch(&as, segs)
+	rets := sharedRets{as: &as}
+	if l, ok := rets.leaf(segs); ok {
+		as.jump(unix.BPF_JEQ, 0, l, l) // the whole space has one verdict
+	} else {
+		emitSearch(&as, segs, as.newLabel(), &rets)
+	}
+	rets.emit()
 	return as.link()
+}
+
+// sharedRets gives each action that ends a search leaf one return
+// instruction, emitted after all the code that jumps to it: a binary search
+// ends in dozens of leaves with the same few verdicts, and every instruction
+// saved is work the kernel does not do when it installs the filter (it
+// converts, checks and JIT-compiles each one, for every sandbox).
+type sharedRets struct {
+	as     *asm
+	labels map[uint32]label
+	order  []uint32
+}
+
+// leaf returns the shared return label for segs when they are one segment
+// that decides without looking at arguments.
+func (r *sharedRets) leaf(segs []segment) (label, bool) {
+	if len(segs) != 1 || len(segs[0].h.checks) > 0 {
+		return 0, false
+	}
+	k := segs[0].h.fallback.ret()
+	if r.labels == nil {
+		r.labels = map[uint32]label{}
+	}
+	l, ok := r.labels[k]
+	if !ok {
+		l = r.as.newLabel()
+		r.labels[k] = l
+		r.order = append(r.order, k)
+	}
+	return l, true
+}
+
+// emit places the shared returns, in the order they were first used.
+func (r *sharedRets) emit() {
+	for _, k := range r.order {
+		r.as.place(r.labels[k])
+		r.as.ret(k)
+	}
 }
 
 // segments computes the handler of every system call number and merges
@@ -154,20 +198,32 @@ func resolve(checks []check, def Action) handler {
 	return h
 }
 
-// emitSearch emits a binary search over segs (sorted, contiguous) with the
-// system call number in A.
-func emitSearch(as *asm, segs []segment) {
+// emitSearch emits, at label at, a binary search over segs (sorted,
+// contiguous) with the system call number in A. A subtree that is one
+// argument-free segment is not emitted: its parent jumps to the shared
+// return of its verdict.
+func emitSearch(as *asm, segs []segment, at label, rets *sharedRets) {
+	as.place(at)
 	if len(segs) == 1 {
 		emitHandler(as, segs[0].h)
 		return
 	}
 	mid := len(segs) / 2
-	left, right := as.newLabel(), as.newLabel()
+	left, leftShared := rets.leaf(segs[:mid])
+	if !leftShared {
+		left = as.newLabel()
+	}
+	right, rightShared := rets.leaf(segs[mid:])
+	if !rightShared {
+		right = as.newLabel()
+	}
 	as.jump(unix.BPF_JGE, segs[mid].lo, right, left)
-	as.place(left)
-	emitSearch(as, segs[:mid])
-	as.place(right)
-	emitSearch(as, segs[mid:])
+	if !leftShared {
+		emitSearch(as, segs[:mid], left, rets)
+	}
+	if !rightShared {
+		emitSearch(as, segs[mid:], right, rets)
+	}
 }
 
 // emitHandler emits the argument checks of one handler, each ending in a

@@ -272,3 +272,57 @@ func TestLongConjunction(t *testing.T) {
 		}
 	}
 }
+
+// TestSharedReturns: search leaves that decide without arguments jump to one
+// return per verdict, placed after everything else, and a policy with one
+// verdict for every number is a single jump to it; the verdicts are those of
+// the policy either way.
+func TestSharedReturns(t *testing.T) {
+	uniform := &Policy{Default: Allow}
+	prog, err := uniform.Compile("x86_64")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _ := lookupArch("x86_64")
+	for _, nr := range []uint32{0, 1, 59, uint32(a.maxNr), uint32(a.maxNr) + 1, x32SyscallBit - 1} {
+		ret, err := runBPF(prog, seccompData{nr: nr, arch: a.audit})
+		if err != nil || verdict(ret) != Allow {
+			t.Errorf("uniform allow: nr %d = %v (%v), want allow", nr, verdict(ret), err)
+		}
+	}
+	// Alternating verdicts: many leaves, two returns between them.
+	p := &Policy{Default: Allow}
+	for nr := 0; nr < 60; nr += 2 {
+		p.Rules = append(p.Rules, Rule{Names: []string{a.names[nr]}, Action: Errno(unix.EPERM), Origin: "rule"})
+	}
+	prog, err = p.Compile("x86_64")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rets := map[uint32]int{}
+	for _, in := range prog {
+		if in.Code == unix.BPF_RET|unix.BPF_K {
+			rets[in.K]++
+		}
+	}
+	for k, n := range rets {
+		if n != 1 {
+			t.Errorf("return %#x appears %d times, want once", k, n)
+		}
+	}
+	for nr := 0; nr < 62; nr++ {
+		want := Allow
+		if nr%2 == 0 && nr < 60 {
+			if _, ok := a.names[nr]; ok {
+				want = eperm
+			}
+		}
+		ret, err := runBPF(prog, seccompData{nr: uint32(nr), arch: a.audit})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := verdict(ret); got != want {
+			t.Errorf("nr %d = %v, want %v", nr, got, want)
+		}
+	}
+}

@@ -287,8 +287,11 @@ func TestDefaultProgramLength(t *testing.T) {
 		if most > 20 {
 			t.Errorf("%s: a call runs %d instructions, want at most 20", arch, most)
 		}
-		if len(prog) > 200 {
-			t.Errorf("%s: default program has %d instructions, want at most 200", arch, len(prog))
+		// Installing a filter costs the kernel time per instruction (it
+		// converts, checks and JIT-compiles each) in every sandbox: leaves
+		// share their returns, which keeps the program near 90.
+		if len(prog) > 110 {
+			t.Errorf("%s: default program has %d instructions, want at most 110", arch, len(prog))
 		}
 	}
 }
