@@ -30,7 +30,7 @@ type running struct {
 	// direct; started is released once the init has been reaped
 	initPid   int
 	started   *launch.Started
-	ctl       int
+	ctl       *os.File // the init's control socket (launch.Started.Control)
 	copies    sync.WaitGroup
 	closers   []io.Closer
 	childEnds []*os.File
@@ -99,7 +99,7 @@ func needsReexec(pl *stage.Payload) bool {
 // startDirect runs the sandbox init inside the launcher's child: no second Go
 // runtime, no copy of the binary.
 func (c *Cmd) startDirect(p *plan) error {
-	r := &running{initPid: -1, ctl: -1, pidfd: -1}
+	r := &running{initPid: -1, pidfd: -1}
 	ok := false
 	defer func() {
 		if !ok {
@@ -249,9 +249,9 @@ func (r *running) closeAll() {
 	for _, c := range r.closers {
 		c.Close()
 	}
-	if r.ctl >= 0 {
-		unix.Close(r.ctl)
-		r.ctl = -1
+	if r.ctl != nil {
+		r.ctl.Close()
+		r.ctl = nil
 	}
 }
 
@@ -286,7 +286,7 @@ func launchError(err error, program []launch.Insn) error {
 // the Spec's limits, capabilities, no_new_privs, Landlock (built here, from
 // host paths) and seccomp, and the program is our own child.
 func (c *Cmd) startPlain(p *plan) error {
-	r := &running{initPid: -1, ctl: -1, pidfd: -1}
+	r := &running{initPid: -1, pidfd: -1}
 	ok := false
 	defer func() {
 		if !ok {
@@ -426,7 +426,7 @@ func (c *Cmd) startReexec(p *plan) error {
 		}
 		return &SetupError{Step: "init", Code: 125, Err: fmt.Errorf("sandbox init failed: %w", err)}
 	}
-	c.run = &running{initPid: -1, ctl: -1, proc: proc, pidfd: -1}
+	c.run = &running{initPid: -1, proc: proc, pidfd: -1}
 	c.Pid = m.HostPid
 	if len(fds) > 0 {
 		c.run.pidfd = fds[0]
