@@ -29,7 +29,7 @@ import (
 
 func main() {
 	covePath := flag.String("cove", "bin/cove", "the cove binary to measure")
-	runs := flag.Int("runs", 100, "runs of each command for latency")
+	runs := flag.Int("runs", 500, "runs of each command for latency (alternating; more runs, steadier medians)")
 	n := flag.Int("sandboxes", 100, "sandboxes started at once for the density figure")
 	flag.Parse()
 	bwrap, err := exec.LookPath("bwrap")
