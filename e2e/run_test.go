@@ -657,3 +657,35 @@ func TestSignalsForwarded(t *testing.T) {
 		}
 	})
 }
+
+// TestOldRootGoneAtExec: the host root the sandbox was built from is
+// detached before the program's first instruction. The init detaches it
+// while the program sets itself up (docs/architecture.md, "A shared init"),
+// and the program must wait for that before execve: read at once by the
+// program itself, mountinfo has one "/" (the sandbox's tmpfs) and no host
+// filesystem. Twenty runs, so that a race would show.
+func TestOldRootGoneAtExec(t *testing.T) {
+	forEachMode(t, func(t *testing.T, md *mode) {
+		for i := 0; i < 20; i++ {
+			out := mustRun(t, md, "--", "cat", "/proc/self/mountinfo")
+			roots := 0
+			for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+				f := strings.Fields(l)
+				if len(f) < 5 {
+					continue
+				}
+				if f[4] == "/" {
+					roots++
+				}
+				for _, host := range []string{"/sys", "/run", "/boot", "/var"} {
+					if f[4] == host {
+						t.Fatalf("run %d: host mount %s still attached at exec:\n%s", i, host, out)
+					}
+				}
+			}
+			if roots != 1 {
+				t.Fatalf("run %d: %d mounts at / (want the sandbox root alone):\n%s", i, roots, out)
+			}
+		}
+	})
+}

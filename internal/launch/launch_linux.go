@@ -6,6 +6,7 @@ import (
 	"os"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"unsafe"
 
@@ -153,6 +154,11 @@ type initState struct {
 	// helper, netFd the namespace's fd it leaves in the shared fd table,
 	// netStep and netErr its failure. The helper takes PID 2 in the new
 	// PID namespace; the program asks for it back (progTID, set_tid).
+	// detach is the index of a deferred OpDetach (-1: none): the init
+	// runs it after starting the program, then sets detached (a futex
+	// word) to 1, which the program waits for (see OpDetach).
+	detach    int
+	detached  uint32
 	netHelper bool
 	net3      cloneArgs
 	netPid    uintptr
@@ -982,6 +988,13 @@ func programMain(p *prepared, pipe int) {
 		_, _, err1 = syscall.RawSyscall(syscall.SYS_PRCTL, unix.PR_SET_NO_NEW_PRIVS, 1, 0)
 		if err1 != 0 {
 			childFail(pipe, StepNoNewPrivs, 0, err1)
+		}
+	}
+	// The old root may still be attached (a deferred OpDetach): nothing of
+	// the program's own runs before the init has detached it.
+	if p.sb != nil && p.sb.st.detach >= 0 {
+		for atomic.LoadUint32(&p.sb.st.detached) == 0 {
+			syscall.RawSyscall6(syscall.SYS_FUTEX, uintptr(unsafe.Pointer(&p.sb.st.detached)), futexWaitPrivate, 0, 0, 0, 0)
 		}
 	}
 	if p.landlock >= 0 {

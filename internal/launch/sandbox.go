@@ -74,6 +74,12 @@ const (
 	// hook inside the new namespaces before the pivot. A non-zero exit
 	// fails with ECANCELED.
 	OpRun
+	// OpDetach is umount2(S1, Flags) for the old root's detach, the last
+	// mount step: an init that shares the caller's memory runs it once it
+	// has started the program (whose own set-up overlaps the kernel's
+	// grace period), and the program waits for it before anything of its
+	// own runs (Landlock, seccomp, execve). Elsewhere it runs in place.
+	OpDetach
 )
 
 // Insn is one mount program instruction. Strings are converted to C strings

@@ -571,6 +571,7 @@ func prepareSandbox(sb *Sandbox, pr *prepared, m *initMem, fds []int) (*prepared
 		stackSize: netStackSize,
 	}
 	st.netFd = -1
+	st.detach, st.detached = -1, 0
 	return ps, nil
 }
 

@@ -1,6 +1,7 @@
 package launch
 
 import (
+	"sync/atomic"
 	"syscall"
 	"unsafe"
 
@@ -14,6 +15,13 @@ import (
 // function is //go:nosplit, and nothing is written into memory the caller
 // shares but integers (no pointer stores, hence no write barriers), because
 // the caller's runtime goes on running beside it.
+
+// futex(2) operations on a word of the memory the init shares with its
+// program (FUTEX_WAIT and FUTEX_WAKE with FUTEX_PRIVATE_FLAG).
+const (
+	futexWaitPrivate = 0 | 128
+	futexWakePrivate = 1 | 128
+)
 
 // Kinds of child a sandbox init starts (spawnChild).
 const (
@@ -239,6 +247,12 @@ func initMounts(p *prepared) int {
 			_, _, err1 = syscall.RawSyscall(syscall.SYS_CHDIR, uintptr(unsafe.Pointer(in.s1)), 0, 0)
 		case OpUmount:
 			_, _, err1 = syscall.RawSyscall(syscall.SYS_UMOUNT2, uintptr(unsafe.Pointer(in.s1)), uintptr(in.flags), 0)
+		case OpDetach:
+			if st.shared {
+				st.detach = i // initProgram runs it (see OpDetach)
+			} else {
+				_, _, err1 = syscall.RawSyscall(syscall.SYS_UMOUNT2, uintptr(unsafe.Pointer(in.s1)), uintptr(in.flags), 0)
+			}
 		case OpOpen:
 			r1, _, err1 = syscall.RawSyscall6(syscall.SYS_OPENAT, uintptr(atFD(sb, in.a)), uintptr(unsafe.Pointer(in.s1)), uintptr(in.flags), uintptr(in.flags2), 0, 0)
 			if err1 == 0 {
@@ -522,6 +536,17 @@ func initProgram(p *prepared) int {
 	if st.child == 0 {
 		return childProgram // the forked program child
 	}
+	if st.detach >= 0 {
+		// The deferred detach, while the program sets itself up; it waits
+		// for detached before anything of its own runs. A failure ends the
+		// init, and with it the program (PID 1 of its namespace).
+		_, _, err1 = syscall.RawSyscall(syscall.SYS_UMOUNT2, uintptr(unsafe.Pointer(p.sb.insns[st.detach].s1)), uintptr(p.sb.insns[st.detach].flags), 0)
+		if err1 != 0 {
+			initFail(st, StepMountProgram, st.detach, err1)
+		}
+		atomic.StoreUint32(&st.detached, 1)
+		syscall.RawSyscall6(syscall.SYS_FUTEX, uintptr(unsafe.Pointer(&st.detached)), futexWakePrivate, 1, 0, 0, 0)
+	}
 
 	// ---- the init as PID 1: wait for execve, then reap and forward ----
 	syscall.RawSyscall(syscall.SYS_CLOSE, uintptr(st.epipe[1]), 0, 0)
@@ -659,6 +684,11 @@ func spawnChild(p *prepared, kind int) (uintptr, syscall.Errno) {
 	if st.shared {
 		if kind == childHook {
 			return rawClone3(&st.child3, cloneArgsSize, hookMain, unsafe.Pointer(p))
+		}
+		if st.detach >= 0 {
+			// The init must run beside the program (the deferred detach),
+			// not wait suspended until it execs.
+			st.child3.flags &^= unix.CLONE_VFORK
 		}
 		if st.netHelper {
 			// PID 2, which the network helper had; if the kernel will not

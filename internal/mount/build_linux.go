@@ -89,7 +89,7 @@ func run(in launch.Insn, at func(int) int, set func(int, int), regs map[int]int)
 		return unix.PivotRoot(in.S1, in.S2)
 	case launch.OpChdir:
 		return unix.Chdir(in.S1)
-	case launch.OpUmount:
+	case launch.OpUmount, launch.OpDetach:
 		return unix.Unmount(in.S1, int(in.Flags))
 	case launch.OpOpen:
 		fd, err := unix.Openat(at(in.A), in.S1, int(in.Flags), uint32(in.Flags2))

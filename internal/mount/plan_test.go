@@ -102,7 +102,7 @@ func TestProgramShape(t *testing.T) {
 			}
 		case launch.OpPivotRoot:
 			pivots++
-		case launch.OpUmount:
+		case launch.OpDetach:
 			if in.S1 == "." && in.Flags == unix.MNT_DETACH {
 				detach = i
 			}

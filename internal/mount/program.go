@@ -77,7 +77,7 @@ func (p *Plan) Program(base string) []launch.Insn {
 	}
 	g.emit(launch.Insn{Op: launch.OpFchdir, R: regNew, What: "chdir to the new root"})
 	g.emit(launch.Insn{Op: launch.OpPivotRoot, S1: ".", S2: ".", What: "pivot_root into the new root"})
-	g.emit(launch.Insn{Op: launch.OpUmount, S1: ".", Flags: unix.MNT_DETACH, What: "detach the old root"})
+	g.emit(launch.Insn{Op: launch.OpDetach, S1: ".", Flags: unix.MNT_DETACH, What: "detach the old root"})
 	g.emit(launch.Insn{Op: launch.OpChdir, S1: "/", What: "chdir / in the new root"})
 	g.emit(launch.Insn{Op: launch.OpClose, R: regOld})
 	g.emit(launch.Insn{Op: launch.OpClose, R: regNew})
