@@ -6,7 +6,6 @@ import (
 	"os"
 	"runtime"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"unsafe"
 
@@ -992,8 +991,11 @@ func programMain(p *prepared, pipe int) {
 	}
 	// The old root may still be attached (a deferred OpDetach): nothing of
 	// the program's own runs before the init has detached it.
+	// Plain loads, not sync/atomic: under the race detector those call into
+	// the runtime, which this child (no g, the forking thread's TLS) must
+	// never do; the futex call between two loads makes the compiler reload.
 	if p.sb != nil && p.sb.st.detach >= 0 {
-		for atomic.LoadUint32(&p.sb.st.detached) == 0 {
+		for p.sb.st.detached == 0 {
 			syscall.RawSyscall6(syscall.SYS_FUTEX, uintptr(unsafe.Pointer(&p.sb.st.detached)), futexWaitPrivate, 0, 0, 0, 0)
 		}
 	}

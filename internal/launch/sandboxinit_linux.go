@@ -1,7 +1,6 @@
 package launch
 
 import (
-	"sync/atomic"
 	"syscall"
 	"unsafe"
 
@@ -544,7 +543,7 @@ func initProgram(p *prepared) int {
 		if err1 != 0 {
 			initFail(st, StepMountProgram, st.detach, err1)
 		}
-		atomic.StoreUint32(&st.detached, 1)
+		st.detached = 1 // a plain store: see programMain
 		syscall.RawSyscall6(syscall.SYS_FUTEX, uintptr(unsafe.Pointer(&st.detached)), futexWakePrivate, 1, 0, 0, 0)
 	}
 
