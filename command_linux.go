@@ -609,6 +609,28 @@ func (c *Cmd) Signal(sig os.Signal) error {
 	return unix.Kill(r.initPid, s)
 }
 
+// SignalPidfd returns a new pidfd (pidfd_open(2)) for the process that
+// Signal signals other than os.Kill: the sandbox init, which passes signals
+// on to the program, or the program when it runs without one. It lets a
+// caller signal that process from where Signal cannot be called, such as a
+// signal handler. The caller closes it. It fails before Start, when Signal
+// works another way (a re-executed stage 1), or without pidfd_open (Linux
+// before 5.3).
+func (c *Cmd) SignalPidfd() (int, error) {
+	c.mu.Lock()
+	r := c.run
+	c.mu.Unlock()
+	switch {
+	case r == nil:
+		return -1, errors.New("cove: not started")
+	case r.proc != nil:
+		return -1, errors.New("cove: signals go through stage 1's channel, not a pidfd")
+	case r.plainPid > 0:
+		return unix.PidfdOpen(r.plainPid, 0)
+	}
+	return unix.PidfdOpen(r.initPid, 0)
+}
+
 // Kill kills the program and every process in its sandbox.
 func (c *Cmd) Kill() error { return c.Signal(os.Kill) }
 

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/covebox/cove"
 	"github.com/covebox/cove/internal/testutil"
 	"github.com/covebox/cove/spec"
@@ -441,5 +443,35 @@ func TestRepeatedRunsLeakNothing(t *testing.T) {
 	var ws syscall.WaitStatus
 	if pid, err := syscall.Wait4(-1, &ws, syscall.WNOHANG, nil); err != syscall.ECHILD {
 		t.Fatalf("a child is left (pid %d, %v)", pid, err)
+	}
+}
+
+// TestSignalPidfd: the pidfd from SignalPidfd reaches the process Signal
+// would: a SIGTERM sent through it ends a sandboxed sleep with 128+15, as
+// Signal(SIGTERM) does. Before Start it is an error.
+func TestSignalPidfd(t *testing.T) {
+	requireSandbox(t)
+	cmd := cove.Command(spec.Default(), "sleep", "30")
+	if _, err := cmd.SignalPidfd(); err == nil {
+		t.Fatal("SignalPidfd before Start succeeded")
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	fd, err := cmd.SignalPidfd()
+	if err != nil {
+		cmd.Kill()
+		cmd.Wait()
+		t.Fatal(err)
+	}
+	defer syscall.Close(fd)
+	if err := unix.PidfdSendSignal(fd, unix.SIGTERM, nil, 0); err != nil {
+		cmd.Kill()
+		cmd.Wait()
+		t.Fatalf("pidfd_send_signal: %v", err)
+	}
+	cmd.Wait()
+	if st := cmd.Status(); st == nil || st.Signal != syscall.SIGTERM || st.Code != 128+15 {
+		t.Fatalf("status %+v, want killed by SIGTERM (143)", st)
 	}
 }

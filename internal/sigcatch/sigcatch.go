@@ -57,6 +57,16 @@ func (c *Catcher) Caught() []syscall.Signal { return c.sigs }
 // Next blocks until a caught signal arrives and returns it.
 func (c *Catcher) Next() (syscall.Signal, error) { return c.next() }
 
+// SendTo makes every caught signal go straight to the process pidfd
+// refers to (pidfd_send_signal from the signal handler itself: no
+// goroutine, no thread, nothing to wake), for the rest of the process's
+// life; signals caught before the call are sent too, in the order they
+// came, though one arriving during the call may overtake them. pidfd must
+// stay open as long as signals may come. On linux/amd64 only (elsewhere,
+// and on kernels before 5.1, it returns an error: use Forward). Call Next
+// no more after it, and call it at most once.
+func (c *Catcher) SendTo(pidfd int) error { return c.sendTo(pidfd) }
+
 // Forward passes every caught signal to send, on a goroutine of its own,
 // for the rest of the process's life.
 func (c *Catcher) Forward(send func(syscall.Signal)) {

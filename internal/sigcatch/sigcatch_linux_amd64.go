@@ -2,6 +2,7 @@ package sigcatch
 
 import (
 	"fmt"
+	"sync/atomic"
 	"syscall"
 	"unsafe"
 
@@ -13,6 +14,12 @@ import (
 //
 //lint:ignore U1000 read by sigHandler (assembly)
 var writeFd uintptr
+
+// sendFd is a pidfd that sigHandler sends each signal to directly, or -1
+// (see SendTo). Written by SendTo, read by sigHandler.
+//
+//lint:ignore U1000 read by sigHandler (assembly)
+var sendFd int64 = -1
 
 // sigHandler is the signal handler (sigcatch_linux_amd64.s): it writes the
 // signal number as one byte to writeFd. Called by the kernel only.
@@ -107,5 +114,39 @@ func (c *Catcher) next() (syscall.Signal, error) {
 			return syscall.Signal(b[0]), nil
 		}
 		return 0, fmt.Errorf("sigcatch: read: %w", unix.EPIPE)
+	}
+}
+
+// sendTo is SendTo: from the store on, the handler signals pidfd itself;
+// what the pipe holds from before is sent after, in order.
+func (c *Catcher) sendTo(pidfd int) error {
+	if pidfd < 0 {
+		return fmt.Errorf("sigcatch: SendTo(%d): not a descriptor", pidfd)
+	}
+	// Probe: signal 0 checks the process and the system call exist.
+	if err := unix.PidfdSendSignal(pidfd, 0, nil, 0); err != nil {
+		return fmt.Errorf("sigcatch: pidfd_send_signal: %w", err)
+	}
+	atomic.StoreInt64(&sendFd, int64(pidfd))
+	var b [64]byte
+	for {
+		pfd := []unix.PollFd{{Fd: int32(c.r), Events: unix.POLLIN}}
+		n, err := unix.Poll(pfd, 0)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil || n == 0 {
+			return nil
+		}
+		k, err := unix.Read(c.r, b[:])
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil || k <= 0 {
+			return nil
+		}
+		for _, s := range b[:k] {
+			unix.PidfdSendSignal(pidfd, unix.Signal(s), nil, 0)
+		}
 	}
 }

@@ -33,3 +33,5 @@ func (c *Catcher) next() (syscall.Signal, error) {
 	}
 	return s.(syscall.Signal), nil
 }
+
+func (c *Catcher) sendTo(int) error { return errors.ErrUnsupported }
