@@ -10,6 +10,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/covebox/cove/internal/procfile"
 )
 
 // These runtime hooks are what syscall.forkExec uses around its own raw
@@ -578,14 +580,8 @@ func vforkFits(p *Params, pr *prepared, suidDumpable func() int) bool {
 
 // suidDumpable reads fs.suid_dumpable (1, the unsafe setting, if it cannot).
 func suidDumpable() int {
-	fd, err := unix.Open("/proc/sys/fs/suid_dumpable", unix.O_RDONLY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return 1
-	}
-	defer unix.Close(fd)
-	var b [4]byte
-	n, err := unix.Read(fd, b[:])
-	if err != nil || n < 1 || b[0] < '0' || b[0] > '2' {
+	b, err := procfile.Read("/proc/sys/fs/suid_dumpable")
+	if err != nil || len(b) < 1 || b[0] < '0' || b[0] > '2' {
 		return 1
 	}
 	return int(b[0] - '0')
