@@ -600,13 +600,20 @@ func (c *Cmd) Signal(sig os.Signal) error {
 	if !ok {
 		return fmt.Errorf("cove: unsupported signal %v", sig)
 	}
-	if r.plainPid > 0 {
-		if s == unix.SIGKILL && r.ownGroup {
-			return unix.Kill(-r.plainPid, s)
-		}
-		return unix.Kill(r.plainPid, s)
+	if s == unix.SIGKILL && r.plainPid > 0 && r.ownGroup {
+		return unix.Kill(-r.plainPid, s)
 	}
-	return unix.Kill(r.initPid, s)
+	return unix.Kill(r.target(), s)
+}
+
+// target is the process Signal signals (but for os.Kill of a program that
+// leads its own group): the program when it runs without an init, else the
+// sandbox init, which passes signals on.
+func (r *running) target() int {
+	if r.plainPid > 0 {
+		return r.plainPid
+	}
+	return r.initPid
 }
 
 // SignalPidfd returns a new pidfd (pidfd_open(2)) for the process that
@@ -625,10 +632,8 @@ func (c *Cmd) SignalPidfd() (int, error) {
 		return -1, errors.New("cove: not started")
 	case r.proc != nil:
 		return -1, errors.New("cove: signals go through stage 1's channel, not a pidfd")
-	case r.plainPid > 0:
-		return unix.PidfdOpen(r.plainPid, 0)
 	}
-	return unix.PidfdOpen(r.initPid, 0)
+	return unix.PidfdOpen(r.target(), 0)
 }
 
 // Kill kills the program and every process in its sandbox.
